@@ -1,0 +1,350 @@
+//! Command implementations: the I/O shell around the pure pipeline.
+
+use crate::analysis;
+use crate::cli::{AnalyzeArgs, Cli, Command, Format, RuleDirs, RulesCommand};
+use crate::decode::decode_log;
+use crate::error::{UserError, read_input};
+use crate::event::Source;
+use crate::export::trace;
+use crate::rules::{RuleSet, example, vocab};
+use crate::sinks::{json, text};
+use crate::timeline::Builder;
+use std::io::Write;
+
+pub fn run(cli: Cli) -> Result<i32, UserError> {
+    match cli.command {
+        Command::Analyze(a) => analyze(&a),
+        Command::Rules(r) => rules(r),
+    }
+}
+
+/// Prints to stdout; a closed pipe (`| head`) is not an error.
+fn out(s: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(s.as_bytes());
+    let _ = o.flush();
+}
+
+/// Built-in rules plus the user's directories. Broken user rules stop the run: a rule
+/// the user believes is active must not silently be missing.
+pub fn load_rules(dirs: &RuleDirs) -> Result<RuleSet, UserError> {
+    let mut set = RuleSet::builtin();
+    for d in &dirs.dirs {
+        let errs = set.load_path(d).map_err(|e| {
+            UserError::new(format!("cannot read rules from `{}`: {e}", d.display()))
+                .hint("--rules takes a directory of *.toml rule files or one rule file")
+        })?;
+        if !errs.0.is_empty() {
+            return Err(
+                UserError::new(format!("rule files have errors:\n{errs}")).hint(format!(
+                    "run `ota-doctor rules check {}` while editing",
+                    d.display()
+                )),
+            );
+        }
+    }
+    Ok(set)
+}
+
+fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
+    if a.serial_log.is_none() && a.host_log.is_none() && a.trace.is_none() {
+        return Err(UserError::new("nothing to analyze")
+            .hint("give at least one of --serial-log FILE, --host-log FILE, --trace FILE"));
+    }
+    let set = load_rules(&a.rules)?;
+    let mut b = Builder::new();
+    let mut labels = text::Labels::default();
+    let mut notes = Vec::new();
+    for (path, source, what) in [
+        (&a.serial_log, Source::Serial, "serial log"),
+        (&a.host_log, Source::Host, "uploader log"),
+    ] {
+        let Some(p) = path else { continue };
+        let bytes = read_input(p, what)?;
+        if bytes.is_empty() {
+            notes.push(format!("The {what} `{}` is empty.", p.display()));
+        }
+        let log = decode_log(source, &bytes);
+        if log.cut_lines > 0 {
+            notes.push(format!(
+                "{} over-long line(s) in `{}` were split.",
+                log.cut_lines,
+                p.display()
+            ));
+        }
+        let name = p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        match source {
+            Source::Serial => labels.serial = Some(name),
+            _ => labels.host = Some(name),
+        }
+        b.log(source, log);
+    }
+    if let Some(p) = &a.trace {
+        let bytes = read_input(p, "trace")?;
+        let t = trace::read(&bytes[..])
+            .map_err(|e| UserError::new(format!("cannot read trace `{}`: {e}", p.display())))?;
+        if t.events.is_empty() && !t.skipped.is_empty() {
+            let (line, why) = &t.skipped[0];
+            return Err(UserError::new(format!("`{}` is not an ota-doctor trace: line {line}: {why}", p.display()))
+                .hint("traces are JSON Lines written by ota-doctor --export; pass plain logs with --serial-log / --host-log"));
+        }
+        if !t.skipped.is_empty() {
+            notes.push(format!(
+                "{} unreadable line(s) in the trace were skipped (first: line {}).",
+                t.skipped.len(),
+                t.skipped[0].0
+            ));
+        }
+        b.events(t.events);
+    }
+    let tl = b.build();
+    let mut report = analysis::analyze(&set, &tl);
+    report.notes.extend(notes);
+    match a.format {
+        Format::Text => out(&text::render(&report, &tl, &labels)),
+        Format::Json => out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&json::render(&report, &tl)).unwrap_or_default()
+        )),
+    }
+    Ok(0)
+}
+
+fn rules(cmd: RulesCommand) -> Result<i32, UserError> {
+    match cmd {
+        RulesCommand::List(dirs) => {
+            let set = load_rules(&dirs)?;
+            let mut s = format!(
+                "{:<10} {:<34} {:<8} {:<18} {}\n",
+                "ID", "CAUSE", "SEVERITY", "SOURCES", "TITLE"
+            );
+            for r in &set.rules {
+                let mut srcs: Vec<&str> = r.sels.iter().map(|x| x.source.name()).collect();
+                srcs.sort_unstable();
+                srcs.dedup();
+                s.push_str(&format!(
+                    "{:<10} {:<34} {:<8} {:<18} {}\n",
+                    r.id,
+                    r.cause,
+                    r.severity.name(),
+                    srcs.join(","),
+                    r.title
+                ));
+            }
+            s.push_str(&format!("{} rules\n", set.rules.len()));
+            out(&s);
+            Ok(0)
+        }
+        RulesCommand::Check { paths, rules } => check(&paths, &rules),
+        RulesCommand::Test {
+            paths,
+            filter,
+            rules,
+        } => test(&paths, filter.as_deref(), &rules),
+        RulesCommand::Explain { id, rules } => {
+            let set = load_rules(&rules)?;
+            let r = set.get(&id).ok_or_else(|| {
+                UserError::new(format!("no rule `{id}`"))
+                    .hint("`ota-doctor rules list` shows the ids")
+            })?;
+            out(&explain(r));
+            Ok(0)
+        }
+    }
+}
+
+/// Loads the given paths (or built-ins + --rules dirs) and reports every problem.
+fn collect(
+    paths: &[std::path::PathBuf],
+    dirs: &RuleDirs,
+) -> Result<(RuleSet, Vec<crate::rules::Diagnostic>), UserError> {
+    let mut set = RuleSet::default();
+    let mut diags = Vec::new();
+    if paths.is_empty() {
+        let errs = set.add_sources(
+            RuleSet::builtin_sources()
+                .iter()
+                .map(|(n, s)| (format!("builtin:{n}"), s.to_string())),
+        );
+        diags.extend(errs.0);
+    }
+    for p in paths.iter().chain(&dirs.dirs) {
+        let errs = set.load_path(p).map_err(|e| {
+            UserError::new(format!("cannot read `{}`: {e}", p.display()))
+                .hint("give rule files or directories of *.toml files")
+        })?;
+        diags.extend(errs.0);
+    }
+    Ok((set, diags))
+}
+
+fn check(paths: &[std::path::PathBuf], dirs: &RuleDirs) -> Result<i32, UserError> {
+    let (set, diags) = collect(paths, dirs)?;
+    let mut s = String::new();
+    for d in &diags {
+        s.push_str(&format!("{d}\n"));
+    }
+    let bad_examples = example_syntax(&set);
+    for e in &bad_examples {
+        s.push_str(&format!("{e}\n"));
+    }
+    let errors = diags.len() + bad_examples.len();
+    s.push_str(&format!(
+        "checked {} rule(s): {errors} error(s)\n",
+        set.rules.len()
+    ));
+    out(&s);
+    Ok(if errors == 0 { 0 } else { 1 })
+}
+
+/// Example event lines must parse; `rules check` says where they do not.
+fn example_syntax(set: &RuleSet) -> Vec<String> {
+    let mut v = Vec::new();
+    for r in &set.rules {
+        for ex in &r.examples {
+            for (i, l) in ex.events.iter().enumerate() {
+                if let Err(m) = example::parse_event(l) {
+                    v.push(format!(
+                        "{}:{}:1: error in `example \"{}\"` event {}: {m}",
+                        r.origin,
+                        ex.line,
+                        ex.name,
+                        i + 1
+                    ));
+                }
+            }
+        }
+        if r.examples.iter().all(|e| !e.expect_match) {
+            v.push(format!("{}:1:1: error in `example`: rule {} has no example with expect = \"match\"\n  hint: every rule needs at least one example that shows it firing", r.origin, r.id));
+        }
+    }
+    v
+}
+
+fn test(
+    paths: &[std::path::PathBuf],
+    filter: Option<&str>,
+    dirs: &RuleDirs,
+) -> Result<i32, UserError> {
+    let (mut set, diags) = collect(paths, dirs)?;
+    if !diags.is_empty() {
+        let list: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        return Err(
+            UserError::new(format!("rule files have errors:\n{}", list.join("\n")))
+                .hint("fix them first: `ota-doctor rules check`"),
+        );
+    }
+    // Examples of user rules run against the built-ins too, so overlaps show up.
+    if !paths.is_empty() {
+        let mut all = RuleSet::builtin();
+        let mine: Vec<String> = set.rules.iter().map(|r| r.id.clone()).collect();
+        all.rules.retain(|r| !mine.contains(&r.id));
+        all.rules.append(&mut set.rules);
+        set = all;
+    }
+    let results = example::run_all(&set, filter);
+    let (mut pass, mut fail) = (0, 0);
+    let mut s = String::new();
+    for r in &results {
+        if r.passed {
+            pass += 1;
+            s.push_str(&format!("PASS {} {}\n", r.rule, r.example));
+        } else {
+            fail += 1;
+            s.push_str(&format!(
+                "FAIL {} {} ({}:{})\n     {}\n",
+                r.rule, r.example, r.origin, r.line, r.detail
+            ));
+        }
+    }
+    s.push_str(&format!("{pass} passed, {fail} failed\n"));
+    out(&s);
+    Ok(if fail == 0 && pass > 0 { 0 } else { 1 })
+}
+
+fn explain(r: &crate::rules::Rule) -> String {
+    let mut s = format!(
+        "{} — {}\ncause: {}   severity: {}\nfrom: {}\n",
+        r.id,
+        r.title,
+        r.cause,
+        r.severity.name(),
+        r.origin
+    );
+    if !r.chips.is_empty() {
+        s.push_str(&format!("only for: {}\n", r.chips.join(", ")));
+    }
+    s.push_str("\nFires when:\n");
+    for (i, b) in r.branches.iter().enumerate() {
+        let steps: Vec<String> = b.steps.iter().map(|st| step_words(r, st)).collect();
+        s.push_str(&format!(
+            "  {}. {} (confidence {:.2})\n",
+            i + 1,
+            steps.join(", then "),
+            b.confidence
+        ));
+        for (label, list) in [
+            ("unless anywhere", &b.unless),
+            ("unless afterwards", &b.unless_after),
+            ("cancelled by", &b.until),
+        ] {
+            if !list.is_empty() {
+                let names: Vec<String> = list.iter().map(|&x| sel_words(&r.sels[x])).collect();
+                s.push_str(&format!("     {label}: {}\n", names.join(" or ")));
+            }
+        }
+    }
+    s.push_str(&format!("\nWhy:\n{}\n", r.explanation.trim()));
+    if !r.fix.is_empty() {
+        s.push_str("\nFix:\n");
+        for (i, f) in r.fix.iter().enumerate() {
+            s.push_str(&format!("  {}. {f}\n", i + 1));
+        }
+    }
+    if let Some(d) = &r.decide {
+        s.push_str(&format!("\nTo decide: {d}\n"));
+    }
+    for u in &r.references {
+        s.push_str(&format!("see: {u}\n"));
+    }
+    s
+}
+
+fn step_words(r: &crate::rules::Rule, st: &crate::rules::model::Step) -> String {
+    use crate::rules::model::Step;
+    match st {
+        Step::Match { sel, count: 1 } => sel_words(&r.sels[*sel]),
+        Step::Match { sel, count } => format!("{count} × {}", sel_words(&r.sels[*sel])),
+        Step::Any(a) => {
+            let alts: Vec<String> = a.iter().map(|(x, _)| sel_words(&r.sels[*x])).collect();
+            format!("any of ({})", alts.join(" | "))
+        }
+        Step::Absent {
+            sels,
+            for_us,
+            meanwhile,
+        } => {
+            let names: Vec<String> = sels.iter().map(|&x| sel_words(&r.sels[x])).collect();
+            let mut w = format!("no {} for {}s", names.join(" or "), *for_us as f64 / 1e6);
+            if let Some(m) = meanwhile {
+                w.push_str(&format!(" while {}", sel_words(&r.sels[*m])));
+            }
+            w
+        }
+    }
+}
+
+fn sel_words(s: &crate::rules::model::Sel) -> String {
+    let mut w = format!("{} {}", s.source, s.kind.as_deref().unwrap_or("event"));
+    if let Some(re) = &s.regex {
+        w.push_str(&format!(" matching /{}/", re.as_str()));
+    }
+    for c in &s.conds {
+        w.push_str(&format!(" [{} {:?}]", c.field, c.op).to_lowercase());
+    }
+    let _ = vocab::has_kind;
+    w
+}

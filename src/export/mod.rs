@@ -1,0 +1,2 @@
+//! Writing and reading what ota-doctor records.
+pub mod trace;

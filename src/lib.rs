@@ -1,0 +1,16 @@
+//! ota-doctor: finds out why an ESP8266/ESP32 ArduinoOTA upload failed.
+//!
+//! Pipeline: sources → [`decode`] → [`timeline`] → [`rules`] → [`analysis`] → [`sinks`].
+//! Decoders, the timeline and the rule engine do no I/O, so they run the same on live
+//! input, saved logs, traces and rule examples.
+
+pub mod analysis;
+pub mod cli;
+pub mod commands;
+pub mod decode;
+pub mod error;
+pub mod event;
+pub mod export;
+pub mod rules;
+pub mod sinks;
+pub mod timeline;

@@ -1,0 +1,574 @@
+//! Runs compiled rules over a timeline.
+//!
+//! Phase 1 finds, per selection, the events that match it on their own (source, kind,
+//! regex, literal conditions). Matching events are rare, so phase 2 — a bounded
+//! depth-first search that fits events to each pattern's steps — works on short lists.
+//!
+//! Order between two events is only enforced where it is known: within one source, or
+//! between sources that both carry real timestamps. A pasted log without times still
+//! has its own order but no place relative to another log, so a step may then match it
+//! on either side. Absence is judged on event time only, and only for sources that were
+//! captured, with timestamps, for the whole window; otherwise the branch is inconclusive.
+
+use super::model::*;
+use crate::event::{Event, Source, Value};
+use crate::timeline::Timeline;
+use std::collections::HashMap;
+
+/// How many search steps one branch may take before giving up (bounds hostile input).
+const BUDGET: usize = 50_000;
+
+#[derive(Debug, Clone)]
+pub struct Fired {
+    pub rule: usize,
+    pub branch: usize,
+    /// Event indices bound by the pattern, in timeline order.
+    pub evidence: Vec<usize>,
+    pub confidence: f64,
+    pub severity: Severity,
+    pub message: String,
+    /// Other branches of the same rule that also matched.
+    pub corroborating: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Inconclusive {
+    pub rule: usize,
+    pub branch: usize,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    pub fired: Vec<Fired>,
+    pub inconclusive: Vec<Inconclusive>,
+}
+
+/// Events of the timeline indexed by (source, kind), built once per evaluation.
+struct Index<'a> {
+    by_kind: HashMap<Source, HashMap<&'a str, Vec<usize>>>,
+    by_source: HashMap<Source, Vec<usize>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(events: &'a [Event]) -> Index<'a> {
+        let mut by_kind: HashMap<Source, HashMap<&str, Vec<usize>>> = HashMap::new();
+        let mut by_source: HashMap<Source, Vec<usize>> = HashMap::new();
+        for (i, e) in events.iter().enumerate() {
+            by_kind
+                .entry(e.source)
+                .or_default()
+                .entry(e.kind.as_str())
+                .or_default()
+                .push(i);
+            by_source.entry(e.source).or_default().push(i);
+        }
+        Index { by_kind, by_source }
+    }
+
+    fn candidates(&self, sel: &Sel) -> &[usize] {
+        let v = match &sel.kind {
+            Some(k) => self
+                .by_kind
+                .get(&sel.source)
+                .and_then(|m| m.get(k.as_str())),
+            None => self.by_source.get(&sel.source),
+        };
+        match v {
+            Some(v) => v.as_slice(),
+            None => &[],
+        }
+    }
+}
+
+pub fn evaluate(rules: &[Rule], tl: &Timeline) -> Evaluation {
+    let index = Index::new(&tl.events);
+    let mut out = Evaluation::default();
+    for (ri, rule) in rules.iter().enumerate() {
+        if !chip_applies(rule, tl.chip()) {
+            continue;
+        }
+        let hits: Vec<Vec<usize>> = rule
+            .sels
+            .iter()
+            .map(|s| {
+                index
+                    .candidates(s)
+                    .iter()
+                    .copied()
+                    .filter(|&i| static_match(s, &tl.events[i]))
+                    .collect()
+            })
+            .collect();
+        let mut matched: Vec<(usize, Vec<(usize, usize)>)> = Vec::new();
+        for (bi, br) in rule.branches.iter().enumerate() {
+            let mut ctx = Search {
+                rule,
+                br,
+                tl,
+                hits: &hits,
+                budget: BUDGET,
+                inconclusive: None,
+            };
+            match ctx.run() {
+                Some(bound) => matched.push((bi, bound)),
+                None => {
+                    if let Some(reason) = ctx.inconclusive {
+                        out.inconclusive.push(Inconclusive {
+                            rule: ri,
+                            branch: bi,
+                            reason,
+                        });
+                    }
+                }
+            }
+        }
+        if let Some((bi, bound)) = matched.first() {
+            let br = &rule.branches[*bi];
+            let mut evidence: Vec<usize> = matched
+                .iter()
+                .flat_map(|(_, b)| b.iter().map(|x| x.1))
+                .collect();
+            evidence.sort_unstable();
+            evidence.dedup();
+            let extra = matched.len() - 1;
+            let template = br.message.as_deref().unwrap_or(&rule.message);
+            out.fired.push(Fired {
+                rule: ri,
+                branch: *bi,
+                evidence,
+                confidence: (br.confidence + 0.03 * extra as f64).min(0.99),
+                severity: br.severity.unwrap_or(rule.severity),
+                message: render(template, rule, bound, tl),
+                corroborating: extra,
+            });
+        }
+    }
+    out
+}
+
+/// Family names: an ESP8285 is an ESP8266 with built-in flash; S2/S3/C3 are ESP32s.
+pub fn chip_family(chip: &str) -> &str {
+    if chip.starts_with("esp8266") || chip.starts_with("esp8285") {
+        "esp8266"
+    } else if chip.starts_with("esp32") {
+        "esp32"
+    } else {
+        chip
+    }
+}
+
+fn chip_applies(rule: &Rule, chip: Option<&str>) -> bool {
+    match chip {
+        None => true,
+        Some(_) if rule.chips.is_empty() => true,
+        Some(c) => rule.chips.iter().any(|r| r == c || r == chip_family(c)),
+    }
+}
+
+fn field_value(e: &Event, name: &str) -> Option<Value> {
+    if name == "text" {
+        return Some(Value::Str(e.text.clone()));
+    }
+    e.field(name).cloned()
+}
+
+pub fn static_match(sel: &Sel, e: &Event) -> bool {
+    if e.source != sel.source || sel.kind.as_ref().is_some_and(|k| *k != e.kind) {
+        return false;
+    }
+    if let Some(c) = &sel.contains
+        && !e.text.contains(c.as_str())
+    {
+        return false;
+    }
+    if let Some(re) = &sel.regex {
+        let hay = if sel.field == "text" {
+            e.text.clone()
+        } else {
+            field_value(e, &sel.field)
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        };
+        if !re.is_match(&hay) {
+            return false;
+        }
+    }
+    sel.conds.iter().all(|c| {
+        matches!(c.rhs, Operand::Ref { .. })
+            || cond_holds(c, field_value(e, &c.field).as_ref(), None)
+    })
+}
+
+/// Compares a field value with a condition; `reference` carries the value of a `ref`.
+fn cond_holds(c: &Cond, v: Option<&Value>, reference: Option<&Value>) -> bool {
+    let rhs = match (&c.rhs, reference) {
+        (Operand::Ref { .. }, Some(r)) => Some(r.clone()),
+        (Operand::Ref { .. }, None) => return false,
+        (Operand::Lit(l), _) => Some(l.clone()),
+        _ => None,
+    };
+    match c.op {
+        Op::Exists => v.is_some(),
+        Op::Missing => v.is_none(),
+        Op::In | Op::NotIn => {
+            let Operand::List(list) = &c.rhs else {
+                return false;
+            };
+            let found = v.is_some_and(|v| list.iter().any(|x| values_eq(v, x)));
+            found == (c.op == Op::In)
+        }
+        Op::Re => match (&c.rhs, v) {
+            (Operand::Re(re), Some(v)) => re.is_match(&v.to_string()),
+            _ => false,
+        },
+        _ => {
+            let (Some(v), Some(r)) = (v, rhs.as_ref()) else {
+                return c.op == Op::Ne && v.is_none();
+            };
+            compare(c.op, v, r)
+        }
+    }
+}
+
+fn values_eq(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) if !matches!((a, b), (Value::Bool(_), _) | (_, Value::Bool(_))) => {
+            x == y
+        }
+        _ => a.to_string().eq_ignore_ascii_case(&b.to_string()),
+    }
+}
+
+fn compare(op: Op, v: &Value, r: &Value) -> bool {
+    match op {
+        Op::Eq => values_eq(v, r),
+        Op::Ne => !values_eq(v, r),
+        Op::Contains => v.to_string().contains(&r.to_string()),
+        Op::StartsWith => v.to_string().starts_with(&r.to_string()),
+        Op::Gt | Op::Gte | Op::Lt | Op::Lte => {
+            let (Some(x), Some(y)) = (v.as_f64(), r.as_f64()) else {
+                return false;
+            };
+            match op {
+                Op::Gt => x > y,
+                Op::Gte => x >= y,
+                Op::Lt => x < y,
+                _ => x <= y,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// A field of a bound event, or a named group of the selection's regex.
+pub fn capture(sel: &Sel, e: &Event, name: &str) -> Option<Value> {
+    if let Some(v) = field_value(e, name) {
+        return Some(v);
+    }
+    let re = sel.regex.as_ref()?;
+    let hay = if sel.field == "text" {
+        e.text.clone()
+    } else {
+        field_value(e, &sel.field)?.to_string()
+    };
+    let caps = re.captures(&hay)?;
+    caps.name(name).map(|m| Value::infer(m.as_str()))
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pos {
+    /// The next event of a comparable source must have at least this index.
+    min_idx: usize,
+    t: i64,
+    source: Option<Source>,
+    timed: bool,
+}
+
+struct Search<'a> {
+    rule: &'a Rule,
+    br: &'a Branch,
+    tl: &'a Timeline,
+    hits: &'a [Vec<usize>],
+    budget: usize,
+    inconclusive: Option<String>,
+}
+
+impl Search<'_> {
+    fn run(&mut self) -> Option<Vec<(usize, usize)>> {
+        if self.br.unless.iter().any(|&s| !self.hits[s].is_empty()) {
+            return None;
+        }
+        let mut bound = Vec::new();
+        self.dfs(0, None, None, &mut bound).then_some(bound)
+    }
+
+    fn pos_of(&self, idx: usize) -> Pos {
+        let e = &self.tl.events[idx];
+        Pos {
+            min_idx: idx + 1,
+            t: e.t_us,
+            source: Some(e.source),
+            timed: e.timed,
+        }
+    }
+
+    /// Whether the order between a position and an event is known.
+    fn comparable(&self, p: &Pos, e: &Event) -> bool {
+        p.source == Some(e.source) || (p.timed && e.timed)
+    }
+
+    fn fits(
+        &self,
+        idx: usize,
+        prev: Option<Pos>,
+        first: Option<Pos>,
+        bound: &[(usize, usize)],
+    ) -> bool {
+        let e = &self.tl.events[idx];
+        if bound.iter().any(|b| b.1 == idx) {
+            return false;
+        }
+        if let Some(p) = prev
+            && self.comparable(&p, e)
+            && idx < p.min_idx
+        {
+            return false;
+        }
+        if let Some(f) = first
+            && self.comparable(&f, e)
+            && (e.t_us - f.t).abs() > self.br.within_us
+        {
+            return false;
+        }
+        true
+    }
+
+    fn refs_hold(&self, sel: usize, idx: usize, bound: &[(usize, usize)]) -> bool {
+        let s = &self.rule.sels[sel];
+        let e = &self.tl.events[idx];
+        s.conds.iter().all(|c| match &c.rhs {
+            Operand::Ref { sel: rs, field } => {
+                let Some(&(_, bi)) = bound.iter().rev().find(|b| b.0 == *rs) else {
+                    return false;
+                };
+                let r = capture(&self.rule.sels[*rs], &self.tl.events[bi], field);
+                r.is_some() && cond_holds(c, field_value(e, &c.field).as_ref(), r.as_ref())
+            }
+            _ => true,
+        })
+    }
+
+    fn dfs(
+        &mut self,
+        step: usize,
+        prev: Option<Pos>,
+        first: Option<Pos>,
+        bound: &mut Vec<(usize, usize)>,
+    ) -> bool {
+        if self.budget == 0 {
+            return false;
+        }
+        self.budget -= 1;
+        let Some(st) = self.br.steps.get(step) else {
+            return self.complete(first, prev, bound);
+        };
+        match st.clone() {
+            Step::Match { sel, count } => self.try_match(step, sel, count, prev, first, bound),
+            Step::Any(alts) => alts
+                .iter()
+                .any(|&(sel, count)| self.try_match(step, sel, count, prev, first, bound)),
+            Step::Absent {
+                sels,
+                for_us,
+                meanwhile,
+            } => self.try_absent(step, &sels, for_us, meanwhile, prev, first, bound),
+        }
+    }
+
+    fn try_match(
+        &mut self,
+        step: usize,
+        sel: usize,
+        count: u32,
+        prev: Option<Pos>,
+        first: Option<Pos>,
+        bound: &mut Vec<(usize, usize)>,
+    ) -> bool {
+        let cands: Vec<usize> = self.hits[sel]
+            .iter()
+            .copied()
+            .filter(|&i| self.fits(i, prev, first, bound) && self.refs_hold(sel, i, bound))
+            .collect();
+        if count > 1 {
+            if cands.len() < count as usize {
+                return false;
+            }
+            let mark = bound.len();
+            bound.extend(cands[..count as usize].iter().map(|&i| (sel, i)));
+            let last = *cands[..count as usize].iter().max().unwrap();
+            let first = first.or(Some(self.pos_of(cands[0])));
+            if self.dfs(step + 1, Some(self.pos_of(last)), first, bound) {
+                return true;
+            }
+            bound.truncate(mark);
+            return false;
+        }
+        for i in cands {
+            bound.push((sel, i));
+            let p = self.pos_of(i);
+            if self.dfs(step + 1, Some(p), first.or(Some(p)), bound) {
+                return true;
+            }
+            bound.pop();
+            if self.budget == 0 {
+                return false;
+            }
+        }
+        false
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn try_absent(
+        &mut self,
+        step: usize,
+        sels: &[usize],
+        for_us: i64,
+        meanwhile: Option<usize>,
+        prev: Option<Pos>,
+        first: Option<Pos>,
+        bound: &mut Vec<(usize, usize)>,
+    ) -> bool {
+        let Some(p) = prev else { return false };
+        if !p.timed {
+            self.inconclusive.get_or_insert(
+                "the anchor event has no timestamp, so silence after it cannot be measured".into(),
+            );
+            return false;
+        }
+        let needed: Vec<Source> = sels
+            .iter()
+            .chain(meanwhile.iter())
+            .map(|&s| self.rule.sels[s].source)
+            .collect();
+        if let Some(s) = needed
+            .iter()
+            .find(|s| !self.tl.sources.contains(s) || !self.tl.timed.contains(s))
+        {
+            let why = if self.tl.sources.contains(s) {
+                "has no timestamps"
+            } else {
+                "was not captured"
+            };
+            self.inconclusive.get_or_insert(format!(
+                "the {s} source {why}, so its silence proves nothing"
+            ));
+            return false;
+        }
+        let deadline = p.t + for_us;
+        if deadline > self.tl.end_us {
+            self.inconclusive
+                .get_or_insert("the capture ended before the silence window closed".into());
+            return false;
+        }
+        let in_window = |i: &usize| {
+            let t = self.tl.events[*i].t_us;
+            t > p.t && t <= deadline
+        };
+        if sels.iter().any(|&s| self.hits[s].iter().any(in_window)) {
+            return false;
+        }
+        if let Some(m) = meanwhile {
+            match self.hits[m].iter().find(|i| in_window(i)) {
+                Some(&i) => bound.push((m, i)),
+                None => return false,
+            }
+        }
+        let min_idx = self.tl.events.partition_point(|e| e.t_us <= deadline);
+        let v = Pos {
+            min_idx,
+            t: deadline,
+            source: None,
+            timed: true,
+        };
+        let mark = bound.len();
+        if self.dfs(step + 1, Some(v), first, bound) {
+            return true;
+        }
+        bound.truncate(mark.saturating_sub(usize::from(meanwhile.is_some())));
+        false
+    }
+
+    fn complete(&self, first: Option<Pos>, last: Option<Pos>, bound: &[(usize, usize)]) -> bool {
+        let (Some(f), Some(l)) = (first, last) else {
+            return false;
+        };
+        let between = |i: &usize| {
+            let e = &self.tl.events[*i];
+            self.comparable(&f, e)
+                && self.comparable(&l, e)
+                && *i >= f.min_idx
+                && *i < l.min_idx
+                && !bound.iter().any(|b| b.1 == *i)
+        };
+        if self
+            .br
+            .until
+            .iter()
+            .any(|&s| self.hits[s].iter().any(between))
+        {
+            return false;
+        }
+        let after = |i: &usize| {
+            let e = &self.tl.events[*i];
+            self.comparable(&l, e) && *i >= l.min_idx
+        };
+        !self
+            .br
+            .unless_after
+            .iter()
+            .any(|&s| self.hits[s].iter().any(after))
+    }
+}
+
+/// Fills `{sel.field}` and `{facts.name}` placeholders; `{{`/`}}` are literal braces.
+pub fn render(template: &str, rule: &Rule, bound: &[(usize, usize)], tl: &Timeline) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find(['{', '}']) {
+        out.push_str(&rest[..open]);
+        let tail = &rest[open..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        let Some(close) = tail.find('}').filter(|_| tail.starts_with('{')) else {
+            out.push_str(&tail[..1]);
+            rest = &tail[1..];
+            continue;
+        };
+        out.push_str(&placeholder(&tail[1..close], rule, bound, tl));
+        rest = &tail[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn placeholder(name: &str, rule: &Rule, bound: &[(usize, usize)], tl: &Timeline) -> String {
+    let Some((scope, field)) = name.split_once('.') else {
+        return "?".into();
+    };
+    if scope == "facts" {
+        return tl.facts.get(field).map_or("?".into(), ToString::to_string);
+    }
+    let Some(si) = rule.sels.iter().position(|s| s.name == scope) else {
+        return "?".into();
+    };
+    bound
+        .iter()
+        .rev()
+        .find(|b| b.0 == si)
+        .and_then(|&(_, ei)| capture(&rule.sels[si], &tl.events[ei], field))
+        .map_or("?".into(), |v| v.to_string())
+}

@@ -1,0 +1,748 @@
+//! Rule files (TOML) → checked [`Rule`]s, with file:line:col diagnostics.
+//!
+//! Parsing happens in two passes: serde with `deny_unknown_fields` catches unknown keys
+//! and wrong types (toml reports their spans), then `compile` checks meaning — kinds and
+//! fields against the vocabulary, regexes, selection references — keeping spans through
+//! `toml::Spanned` so every error names the line.
+
+use super::diag::{Diagnostic, Locator, WithHint};
+use super::model::*;
+use super::vocab;
+use crate::event::{Source, Value};
+use regex::Regex;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+type S<T> = Spanned<T>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    #[serde(default)]
+    schema: Option<S<i64>>,
+    id: S<String>,
+    cause: S<String>,
+    title: String,
+    severity: S<String>,
+    #[serde(default)]
+    chips: Vec<String>,
+    message: String,
+    explanation: String,
+    #[serde(default)]
+    fix: Vec<String>,
+    #[serde(default)]
+    decide: Option<String>,
+    #[serde(default)]
+    references: Vec<String>,
+    #[serde(default)]
+    supersedes: Vec<String>,
+    #[serde(default)]
+    sel: BTreeMap<String, S<RawSel>>,
+    #[serde(default)]
+    when: Vec<S<RawWhen>>,
+    #[serde(default)]
+    example: Vec<S<RawExample>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSel {
+    source: S<String>,
+    #[serde(default)]
+    kind: Option<S<String>>,
+    #[serde(default)]
+    regex: Option<S<String>>,
+    #[serde(default)]
+    field: Option<S<String>>,
+    #[serde(default)]
+    contains: Option<String>,
+    #[serde(default, rename = "where")]
+    conds: BTreeMap<String, S<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWhen {
+    steps: Vec<S<toml::Value>>,
+    #[serde(default)]
+    within: Option<S<String>>,
+    #[serde(default)]
+    until: Vec<S<String>>,
+    #[serde(default)]
+    unless: Vec<S<String>>,
+    #[serde(default)]
+    unless_after: Vec<S<String>>,
+    #[serde(default)]
+    confidence: Option<S<toml::Value>>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    severity: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExample {
+    name: String,
+    expect: S<String>,
+    events: Vec<String>,
+    #[serde(default)]
+    end: Option<f64>,
+    #[serde(default)]
+    expect_message: Option<String>,
+    #[serde(default)]
+    expect_top: bool,
+    #[serde(default)]
+    sources: Vec<S<String>>,
+}
+
+/// Known cause ids (design.md). Rules may name others only with a `x_` prefix, so a typo
+/// in a cause id is caught.
+pub const CAUSES: &[&str] = &[
+    "wrong_port",
+    "missing_reset_after_serial_flash",
+    "blocking_loop",
+    "insufficient_space",
+    "flash_config_mismatch",
+    "auth_failed",
+    "host_firewall",
+    "weak_wifi_or_packet_loss",
+    "concurrent_activity",
+    "device_crash_during_update",
+    "md5_mismatch",
+    "device_unreachable",
+    "wrong_partition_scheme",
+    "invalid_image",
+    "ota_not_started",
+    "protocol_mismatch",
+    "uploader_quirk",
+    "ok",
+];
+
+/// Parses and checks one rule file. Returns every problem found, not just the first.
+pub fn load_rule(file: &str, src: &str) -> Result<Rule, Vec<Diagnostic>> {
+    let loc = Locator::new(file, src);
+    let raw: RawRule = toml::from_str(src).map_err(|e| {
+        let mut d = loc.at(e.span(), "", e.message().trim().to_string());
+        if e.message().contains("unknown field") {
+            d = d.hint("check the spelling; docs: README.md, section \"Writing a rule\"");
+        }
+        vec![d]
+    })?;
+    let mut c = Compiler {
+        loc: &loc,
+        diags: Vec::new(),
+        sel_names: Vec::new(),
+    };
+    let rule = c.rule(raw);
+    if c.diags.is_empty() {
+        Ok(rule)
+    } else {
+        Err(c.diags)
+    }
+}
+
+struct Compiler<'a> {
+    loc: &'a Locator<'a>,
+    diags: Vec<Diagnostic>,
+    sel_names: Vec<String>,
+}
+
+impl Compiler<'_> {
+    fn err(
+        &mut self,
+        span: std::ops::Range<usize>,
+        field: &str,
+        msg: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.diags.push(self.loc.at(Some(span), field, msg));
+        self.diags.last_mut().unwrap()
+    }
+
+    fn rule(&mut self, raw: RawRule) -> Rule {
+        if let Some(s) = &raw.schema
+            && *s.get_ref() != 1
+        {
+            self.err(
+                s.span(),
+                "schema",
+                format!("unsupported schema {}", s.get_ref()),
+            )
+            .hint = Some("this ota-doctor reads rule schema 1".into());
+        }
+        self.check_header(&raw);
+        let severity = Severity::parse(raw.severity.get_ref()).unwrap_or(Severity::Error);
+        self.sel_names = raw.sel.keys().cloned().collect();
+        let sels: Vec<Sel> = raw.sel.iter().map(|(n, s)| self.sel(n, s)).collect();
+        if raw.when.is_empty() {
+            self.err(
+                raw.id.span(),
+                "when",
+                "a rule needs at least one [[when]] pattern",
+            )
+            .hint = Some("add e.g. [[when]] steps = [ { match = \"my_selection\" } ]".into());
+        }
+        let branches = raw
+            .when
+            .iter()
+            .enumerate()
+            .map(|(i, w)| self.branch(i, w, &sels))
+            .collect();
+        let examples = raw
+            .example
+            .iter()
+            .enumerate()
+            .map(|(i, e)| self.example(i, e))
+            .collect();
+        Rule {
+            id: raw.id.into_inner(),
+            cause: raw.cause.into_inner(),
+            title: raw.title,
+            severity,
+            chips: raw.chips,
+            message: raw.message,
+            explanation: raw.explanation,
+            fix: raw.fix,
+            decide: raw.decide,
+            references: raw.references,
+            supersedes: raw.supersedes,
+            sels,
+            branches,
+            examples,
+            origin: self.loc.file.to_string(),
+        }
+    }
+
+    fn check_header(&mut self, raw: &RawRule) {
+        if Severity::parse(raw.severity.get_ref()).is_none() {
+            self.err(
+                raw.severity.span(),
+                "severity",
+                format!("unknown severity `{}`", raw.severity.get_ref()),
+            )
+            .hint = Some("use one of: error, warning, info".into());
+        }
+        let cause = raw.cause.get_ref();
+        if !CAUSES.contains(&cause.as_str()) && !cause.starts_with("x_") {
+            let hint = match vocab::suggest(cause, CAUSES.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`? New causes must start with `x_`"),
+                None => format!(
+                    "known causes: {}; new causes must start with `x_`",
+                    CAUSES.join(", ")
+                ),
+            };
+            self.err(
+                raw.cause.span(),
+                "cause",
+                format!("unknown cause `{cause}`"),
+            )
+            .hint = Some(hint);
+        }
+        if raw.id.get_ref().trim().is_empty() || raw.id.get_ref().contains(char::is_whitespace) {
+            self.err(
+                raw.id.span(),
+                "id",
+                "the id must be one word, e.g. OTA123 or USR-mqtt-storm",
+            );
+        }
+    }
+
+    fn sel(&mut self, name: &str, raw: &S<RawSel>) -> Sel {
+        let path = format!("sel.{name}");
+        let r = raw.get_ref();
+        let source = match Source::parse(r.source.get_ref()) {
+            Some(s) => s,
+            None => {
+                self.err(
+                    r.source.span(),
+                    &format!("{path}.source"),
+                    format!("unknown source `{}`", r.source.get_ref()),
+                )
+                .hint = Some("use one of: serial, host, net".into());
+                Source::Serial
+            }
+        };
+        let kind = r.kind.as_ref().map(|k| {
+            if !vocab::has_kind(source, k.get_ref()) {
+                let hint = match vocab::suggest(k.get_ref(), vocab::kind_names(source)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "{source} kinds: {}",
+                        vocab::kind_names(source).collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                self.err(
+                    k.span(),
+                    &format!("{path}.kind"),
+                    format!("{source} events have no kind `{}`", k.get_ref()),
+                )
+                .hint = Some(hint);
+            }
+            k.get_ref().clone()
+        });
+        let field = r.field.as_ref().map_or("text".to_string(), |f| {
+            self.check_field(
+                source,
+                kind.as_deref(),
+                f.get_ref(),
+                f.span(),
+                &format!("{path}.field"),
+            );
+            f.get_ref().clone()
+        });
+        let regex = r
+            .regex
+            .as_ref()
+            .and_then(|re| self.regex(re, &format!("{path}.regex")));
+        let conds = r
+            .conds
+            .iter()
+            .filter_map(|(f, v)| {
+                self.check_field(
+                    source,
+                    kind.as_deref(),
+                    f,
+                    v.span(),
+                    &format!("{path}.where.{f}"),
+                );
+                self.cond(f, v, &format!("{path}.where.{f}"))
+            })
+            .collect();
+        Sel {
+            name: name.to_string(),
+            source,
+            kind,
+            field,
+            regex,
+            contains: r.contains.clone(),
+            conds,
+        }
+    }
+
+    fn check_field(
+        &mut self,
+        source: Source,
+        kind: Option<&str>,
+        field: &str,
+        span: std::ops::Range<usize>,
+        path: &str,
+    ) {
+        if vocab::has_field(source, kind, field) {
+            return;
+        }
+        let names = vocab::field_names(source, kind);
+        let hint = match vocab::suggest(field, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("fields here: {}", names.join(", ")),
+        };
+        let what = kind.map_or(format!("{source} events"), |k| {
+            format!("{source} `{k}` events")
+        });
+        self.err(span, path, format!("{what} have no field `{field}`"))
+            .hint = Some(hint);
+    }
+
+    fn regex(&mut self, re: &S<String>, path: &str) -> Option<Regex> {
+        // A size limit keeps a pathological user pattern from eating memory.
+        match regex::RegexBuilder::new(re.get_ref())
+            .size_limit(1 << 22)
+            .build()
+        {
+            Ok(r) => Some(r),
+            Err(e) => {
+                let msg = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid regex")
+                    .trim()
+                    .to_string();
+                self.err(re.span(), path, format!("bad regex: {msg}"))
+                    .hint = Some("patterns use Rust regex syntax: no look-around or backreferences; use '''…''' to avoid escaping".into());
+                None
+            }
+        }
+    }
+
+    fn cond(&mut self, field: &str, v: &S<toml::Value>, path: &str) -> Option<Cond> {
+        let (op, rhs) = match v.get_ref() {
+            toml::Value::Table(t) if t.len() == 1 => {
+                let (k, val) = t.iter().next().unwrap();
+                let Some(op) = Op::parse(k) else {
+                    self.err(v.span(), path, format!("unknown operator `{k}`"))
+                        .hint = Some(format!("operators: {}", Op::NAMES));
+                    return None;
+                };
+                (op, val.clone())
+            }
+            toml::Value::Table(_) => {
+                self.err(
+                    v.span(),
+                    path,
+                    "write one operator per field, e.g. { gt = 3 }",
+                );
+                return None;
+            }
+            other => (Op::Eq, other.clone()),
+        };
+        let rhs = self.operand(op, &rhs, v.span(), path)?;
+        Some(Cond {
+            field: field.to_string(),
+            op,
+            rhs,
+        })
+    }
+
+    fn operand(
+        &mut self,
+        op: Op,
+        v: &toml::Value,
+        span: std::ops::Range<usize>,
+        path: &str,
+    ) -> Option<Operand> {
+        if let toml::Value::Table(t) = v
+            && let Some(toml::Value::String(r)) = t.get("ref")
+        {
+            let Some((sel, field)) = r.split_once('.') else {
+                self.err(
+                    span,
+                    path,
+                    format!("`ref = \"{r}\"` must be `selection.field`"),
+                );
+                return None;
+            };
+            let Some(idx) = self.sel_names.iter().position(|n| n == sel) else {
+                self.err(
+                    span,
+                    path,
+                    format!("`ref` names selection `{sel}`, which does not exist"),
+                )
+                .hint = Some(format!(
+                    "selections in this file: {}",
+                    self.sel_names.join(", ")
+                ));
+                return None;
+            };
+            return Some(Operand::Ref {
+                sel: idx,
+                field: field.to_string(),
+            });
+        }
+        Some(match op {
+            Op::Exists | Op::Missing => Operand::None,
+            Op::In | Op::NotIn => match v {
+                toml::Value::Array(a) => Operand::List(a.iter().map(toml_scalar).collect()),
+                _ => {
+                    self.err(
+                        span,
+                        path,
+                        "`in` / `not_in` take a list, e.g. { in = [1, 4] }",
+                    );
+                    return None;
+                }
+            },
+            Op::Re => {
+                let s = S::new(span.clone(), v.as_str().unwrap_or_default().to_string());
+                Operand::Re(self.regex(&s, path)?)
+            }
+            _ => Operand::Lit(toml_scalar(v)),
+        })
+    }
+
+    fn sel_ref(&mut self, name: &S<String>, path: &str) -> Option<usize> {
+        let idx = self.sel_names.iter().position(|n| n == name.get_ref());
+        if idx.is_none() {
+            let hint =
+                match vocab::suggest(name.get_ref(), self.sel_names.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("selections in this file: {}", self.sel_names.join(", ")),
+                };
+            self.err(
+                name.span(),
+                path,
+                format!("no selection named `{}`", name.get_ref()),
+            )
+            .hint = Some(hint);
+        }
+        idx
+    }
+
+    fn branch(&mut self, i: usize, raw: &S<RawWhen>, sels: &[Sel]) -> Branch {
+        let path = format!("when[{}]", i + 1);
+        let w = raw.get_ref();
+        let steps: Vec<Step> = w
+            .steps
+            .iter()
+            .filter_map(|s| self.step(s, &format!("{path}.steps")))
+            .collect();
+        if w.steps.is_empty() {
+            self.err(raw.span(), &path, "`steps` is empty");
+        }
+        if let Some(Step::Absent { .. }) = steps.first() {
+            self.err(
+                w.steps[0].span(),
+                &format!("{path}.steps"),
+                "an `absent` step cannot come first",
+            )
+            .hint =
+                Some("absence needs an anchor: put the event it is measured from before it".into());
+        }
+        self.check_refs(&steps, sels, &w.steps, &path);
+        let within_us = match &w.within {
+            Some(d) => parse_duration(d.get_ref()).unwrap_or_else(|| {
+                self.err(
+                    d.span(),
+                    &format!("{path}.within"),
+                    format!("bad duration `{}`", d.get_ref()),
+                )
+                .hint = Some("write e.g. \"10s\", \"500ms\", \"2m\", \"24h\"".into());
+                0
+            }),
+            None => 600_000_000,
+        };
+        let absent_total: i64 = steps
+            .iter()
+            .map(|s| {
+                if let Step::Absent { for_us, .. } = s {
+                    *for_us
+                } else {
+                    0
+                }
+            })
+            .sum();
+        if absent_total > within_us
+            && let Some(d) = &w.within
+        {
+            self.err(
+                d.span(),
+                &format!("{path}.within"),
+                "the absent windows are longer than `within`",
+            );
+        }
+        let mut names = |v: &[S<String>], key: &str| -> Vec<usize> {
+            v.iter()
+                .filter_map(|n| self.sel_ref(n, &format!("{path}.{key}")))
+                .collect()
+        };
+        let until = names(&w.until, "until");
+        let unless = names(&w.unless, "unless");
+        let unless_after = names(&w.unless_after, "unless_after");
+        let confidence = match &w.confidence {
+            Some(c) => parse_confidence(c.get_ref()).unwrap_or_else(|| {
+                self.err(
+                    c.span(),
+                    &format!("{path}.confidence"),
+                    "confidence must be high, medium, low or a number from 0 to 1",
+                );
+                0.5
+            }),
+            None => 0.6,
+        };
+        let severity = w.severity.as_ref().and_then(|s| {
+            let v = Severity::parse(s.get_ref());
+            if v.is_none() {
+                self.err(
+                    s.span(),
+                    &format!("{path}.severity"),
+                    "use one of: error, warning, info",
+                );
+            }
+            v
+        });
+        Branch {
+            steps,
+            within_us,
+            until,
+            unless,
+            unless_after,
+            confidence,
+            message: w.message.clone(),
+            severity,
+        }
+    }
+
+    fn step(&mut self, raw: &S<toml::Value>, path: &str) -> Option<Step> {
+        let Some(t) = raw.get_ref().as_table() else {
+            self.err(
+                raw.span(),
+                path,
+                "each step is an inline table, e.g. { match = \"sel\" }",
+            );
+            return None;
+        };
+        const KEYS: [&str; 6] = ["match", "count", "any", "absent", "for", "meanwhile"];
+        for k in t.keys() {
+            if !KEYS.contains(&k.as_str()) {
+                let hint = match vocab::suggest(k, KEYS) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("step keys: {}", KEYS.join(", ")),
+                };
+                self.err(raw.span(), path, format!("unknown step key `{k}`"))
+                    .hint = Some(hint);
+                return None;
+            }
+        }
+        let span = raw.span();
+        let name =
+            |v: &toml::Value| S::new(span.clone(), v.as_str().unwrap_or_default().to_string());
+        if let Some(m) = t.get("match") {
+            let sel = self.sel_ref(&name(m), path)?;
+            let count = t
+                .get("count")
+                .and_then(toml::Value::as_integer)
+                .unwrap_or(1)
+                .clamp(1, 10_000) as u32;
+            return Some(Step::Match { sel, count });
+        }
+        if let Some(toml::Value::Array(alts)) = t.get("any") {
+            let mut out = Vec::new();
+            for a in alts {
+                let m = a.as_table().and_then(|t| t.get("match"));
+                let Some(m) = m else {
+                    self.err(
+                        span.clone(),
+                        path,
+                        "`any` takes a list of { match = \"sel\" } steps",
+                    );
+                    return None;
+                };
+                let count = a
+                    .get("count")
+                    .and_then(toml::Value::as_integer)
+                    .unwrap_or(1)
+                    .clamp(1, 10_000) as u32;
+                out.push((self.sel_ref(&name(m), path)?, count));
+            }
+            return Some(Step::Any(out));
+        }
+        if let Some(a) = t.get("absent") {
+            let list: Vec<toml::Value> = match a {
+                toml::Value::Array(v) => v.clone(),
+                other => vec![other.clone()],
+            };
+            let sels = list
+                .iter()
+                .filter_map(|v| self.sel_ref(&name(v), path))
+                .collect();
+            let Some(for_us) = t
+                .get("for")
+                .and_then(toml::Value::as_str)
+                .and_then(parse_duration)
+            else {
+                self.err(
+                    span,
+                    path,
+                    "an `absent` step needs `for = \"10s\"` (how long the silence lasts)",
+                );
+                return None;
+            };
+            let meanwhile = match t.get("meanwhile") {
+                Some(m) => Some(self.sel_ref(&name(m), path)?),
+                None => None,
+            };
+            return Some(Step::Absent {
+                sels,
+                for_us,
+                meanwhile,
+            });
+        }
+        self.err(span, path, "a step needs `match`, `any` or `absent`");
+        None
+    }
+
+    /// A `where` that refers to another selection only works if that selection is bound
+    /// by an earlier step.
+    fn check_refs(&mut self, steps: &[Step], sels: &[Sel], raw: &[S<toml::Value>], path: &str) {
+        let mut bound: Vec<usize> = Vec::new();
+        for (i, st) in steps.iter().enumerate() {
+            let used: Vec<usize> = match st {
+                Step::Match { sel, .. } => vec![*sel],
+                Step::Any(a) => a.iter().map(|x| x.0).collect(),
+                Step::Absent {
+                    sels, meanwhile, ..
+                } => sels.iter().chain(meanwhile).copied().collect(),
+            };
+            for u in &used {
+                for c in &sels[*u].conds {
+                    if let Operand::Ref { sel, .. } = &c.rhs
+                        && !bound.contains(sel)
+                    {
+                        let span = raw.get(i).map_or(0..0, |r| r.span());
+                        self.err(
+                            span,
+                            path,
+                            format!(
+                                "selection `{}` refers to `{}`, which no earlier step matches",
+                                sels[*u].name, sels[*sel].name
+                            ),
+                        )
+                        .hint = Some(
+                            "put a step that matches the referenced selection before this one"
+                                .into(),
+                        );
+                    }
+                }
+            }
+            bound.extend(used);
+        }
+    }
+
+    fn example(&mut self, i: usize, raw: &S<RawExample>) -> Example {
+        let e = raw.get_ref();
+        let path = format!("example[{}]", i + 1);
+        let expect_match = match e.expect.get_ref().as_str() {
+            "match" => true,
+            "no_match" => false,
+            other => {
+                self.err(
+                    e.expect.span(),
+                    &format!("{path}.expect"),
+                    format!("unknown expectation `{other}`"),
+                )
+                .hint = Some("use \"match\" or \"no_match\"".into());
+                false
+            }
+        };
+        let sources = e
+            .sources
+            .iter()
+            .filter_map(|s| {
+                let v = Source::parse(s.get_ref());
+                if v.is_none() {
+                    self.err(
+                        s.span(),
+                        &format!("{path}.sources"),
+                        "use serial, host or net",
+                    );
+                }
+                v
+            })
+            .collect();
+        let line = super::diag::line_col(self.loc_src(), raw.span().start).0;
+        Example {
+            name: e.name.clone(),
+            expect_match,
+            events: e.events.clone(),
+            end_s: e.end,
+            expect_message: e.expect_message.clone(),
+            expect_top: e.expect_top,
+            sources,
+            line,
+        }
+    }
+
+    fn loc_src(&self) -> &str {
+        self.loc.src()
+    }
+}
+
+fn toml_scalar(v: &toml::Value) -> Value {
+    match v {
+        toml::Value::Integer(i) => Value::Int(*i),
+        toml::Value::Float(f) => Value::Float(*f),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::String(s) => Value::Str(s.clone()),
+        other => Value::Str(other.to_string()),
+    }
+}
