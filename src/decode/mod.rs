@@ -54,7 +54,8 @@ pub fn decode_log(source: Source, bytes: &[u8]) -> DecodedLog {
     for r in &raw {
         let clean = lines::clean(&r.bytes);
         out.cut_lines += r.cut as usize;
-        let (stamp, rest) = timestamp::split(&clean.text);
+        // Forum pastes indent code blocks; the stamp is still the line's first token.
+        let (stamp, rest) = timestamp::split(clean.text.trim_start());
         if let Some(s) = stamp {
             out.clock.get_or_insert(s.clock);
         }
@@ -93,7 +94,11 @@ fn assign_times(events: &mut [Event], stamps: &[Option<i64>], timed: bool) {
                 }
                 us + day
             }
-            None if i < first => last - (first - i) as i64,
+            None if i < first => {
+                // Before the first stamp the time is unknown; keep the order only.
+                e.timed = false;
+                last - (first - i) as i64
+            }
             None => last + 1,
         };
         last = last.max(t);

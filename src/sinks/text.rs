@@ -87,11 +87,21 @@ fn finding(out: &mut String, i: usize, f: &Finding, tl: &Timeline, labels: &Labe
     );
     let _ = writeln!(out, "  {}", f.title);
     let _ = writeln!(out, "  {}", f.message);
+    let primary = label == "Cause";
     if !f.evidence.is_empty() {
         let _ = writeln!(out, "  Evidence:");
-        for &ei in f.evidence.iter().take(12) {
+        for &ei in f.evidence.iter().take(if primary { 12 } else { 3 }) {
             let _ = writeln!(out, "    {}", evidence_line(&tl.events[ei], labels));
         }
+    }
+    if !primary {
+        if let Some(d) = &f.decide {
+            let _ = writeln!(out, "  To decide: {d}");
+        }
+        if !f.fix.is_empty() {
+            let _ = writeln!(out, "  Likely fix: {}", f.fix[0]);
+        }
+        return;
     }
     if !f.fix.is_empty() {
         let _ = writeln!(out, "  Fix:");
