@@ -42,6 +42,9 @@ pub struct AnalyzeArgs {
     pub trace: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Also write the merged timeline and the findings as a trace (JSON Lines).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub export: Option<PathBuf>,
     #[command(flatten)]
     pub rules: RuleDirs,
 }

@@ -103,6 +103,9 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
     let tl = b.build();
     let mut report = analysis::analyze(&set, &tl);
     report.notes.extend(notes);
+    if let Some(path) = &a.export {
+        export_trace(path, &tl, &report)?;
+    }
     match a.format {
         Format::Text => out(&text::render(&report, &tl, &labels)),
         Format::Json => out(&format!(
@@ -111,6 +114,40 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
         )),
     }
     Ok(0)
+}
+
+/// Writes the timeline and the findings; the findings are stamped at the end of the
+/// timeline so a replay shows them where the diagnosis was made.
+fn export_trace(
+    path: &std::path::Path,
+    tl: &crate::timeline::Timeline,
+    report: &analysis::Report,
+) -> Result<(), UserError> {
+    let fail = |e: std::io::Error| {
+        UserError::new(format!("cannot write trace `{}`: {e}", path.display()))
+            .hint("check that the directory exists and has free space")
+    };
+    let file = std::fs::File::create(path).map_err(fail)?;
+    let mut w = std::io::BufWriter::new(file);
+    trace::write_header(&mut w).map_err(fail)?;
+    for e in &tl.events {
+        trace::write_event(&mut w, e).map_err(fail)?;
+    }
+    for f in &report.findings {
+        let e = crate::event::Event {
+            t_us: tl.end_us,
+            line: 0,
+            ..crate::event::Event::new(
+                Source::Finding,
+                "finding",
+                format!("{}: {}", f.cause, f.message),
+            )
+            .with("rule", f.rule.as_str())
+            .with("cause", f.cause.as_str())
+        };
+        trace::write_event(&mut w, &e).map_err(fail)?;
+    }
+    w.flush().map_err(fail)
 }
 
 fn rules(cmd: RulesCommand) -> Result<i32, UserError> {

@@ -303,3 +303,18 @@ mod tests {
         assert_eq!(b.build().chip(), Some("esp8266"));
     }
 }
+#[cfg(test)]
+mod attempt_tests {
+    use super::*;
+    use crate::decode::decode_log;
+
+    #[test]
+    fn one_espota_run_is_one_attempt() {
+        let log = b"CURRENT: upload_protocol = espota\n14:02:11 [DEBUG]: Options: {'esp_port': 3232}\n14:02:11 [INFO]: Starting on 0.0.0.0:41377\n14:02:11 [INFO]: Upload size: 1\nSending invitation to 1.2.3.4 \nAuthenticating...OK\n14:02:11 [INFO]: Waiting for device...\n14:02:21 [ERROR]: No response from device\n";
+        let mut b = Builder::new();
+        b.log(Source::Host, decode_log(Source::Host, log));
+        let t = b.build();
+        let k: Vec<_> = t.events.iter().map(|e| e.kind.clone()).collect();
+        assert_eq!(t.attempts(), 1, "{k:?} {:?}", t.attempt);
+    }
+}

@@ -92,7 +92,9 @@ fn assign_times(events: &mut [Event], stamps: &[Option<i64>], timed: bool) {
                 if us + day < last - DAY_US / 2 {
                     day += DAY_US;
                 }
-                us + day
+                // Unstamped lines got `last + 1`; a stamp of the same second must not
+                // sort before them, or the file's own order would be lost.
+                (us + day).max(last)
             }
             None if i < first => {
                 // Before the first stamp the time is unknown; keep the order only.
