@@ -16,7 +16,14 @@ static LEVEL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 fn patterns() -> Vec<Pattern> {
-    let mut v = espota_patterns();
+    // The log viewer that ESPHome opens after an upload fails on its own; that is not an
+    // upload failure and must not read as one.
+    let mut v = vec![p(
+        "esphome.api_error",
+        r"Can't connect to ESPHome API",
+        none,
+    )];
+    v.extend(espota_patterns());
     v.extend(tool_patterns());
     v.extend(esphome_patterns());
     v
@@ -290,9 +297,27 @@ fn esphome_patterns() -> Vec<Pattern> {
         ),
         p(
             "esphome.error",
-            r"(?i)OTA partition on the ESP is too small|OTA partition on the ESP couldn't be found",
+            r"(?i)OTA partition on the ESP is too small",
+            |_, f| cls(f, "partition_small"),
+        ),
+        p(
+            "esphome.error",
+            r"(?i)OTA partition on the ESP couldn't be found",
             |_, f| cls(f, "partition"),
         ),
+        p(
+            "esphome.error",
+            r"(?i)acknowledge binary size: timed out",
+            |_, f| cls(f, "ack_size_timeout"),
+        ),
+        p(
+            "esphome.error",
+            r"(?i)Int or String expected|TypeError|AttributeError|KeyError",
+            |_, f| cls(f, "uploader_bug"),
+        ),
+        p("esphome.error", r"(?i)Unknown error from ESP", |_, f| {
+            cls(f, "unknown_response")
+        }),
         p("esphome.error", r"(?i)MD5 code mismatch", |_, f| {
             cls(f, "md5")
         }),

@@ -29,7 +29,7 @@ pub const ESP32_UPDATE_ERRORS: [&str; 15] = [
 ];
 
 static ARDUINO_LOG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:\[\s*(\d+)\])?\[([EWIDV])\]\[([^:\]\s]+):(\d+)\]\s*(?:(\w+)\(\):\s?)?(.*)$")
+    Regex::new(r"^(?:\[\s*(\d+)\])?\[([EWIDV])\]\[([^:\]\s]+):(\d+)\]:?\s*(?:(\w+)\(\):\s?)?(.*)$")
         .unwrap()
 });
 static IDF_LOG: LazyLock<Regex> =
@@ -174,6 +174,23 @@ fn patterns() -> Vec<Pattern> {
             "ota.start",
             r"(?i)^(?:\w+:\s*)?(?:OTA update started|OTA update start|Starting OTA update)",
             |_, f| set(f, "target", "unknown"),
+        ),
+        p(
+            "ota.start",
+            r"^Update Start: ip:(\S+), port:(\d+), size:(\d+)",
+            |c, f| {
+                set(f, "target", "unknown");
+                n(f, "size", c, 3);
+            },
+        ),
+        p("ota.error", r"^Update Begin Error", |_, f| {
+            set(f, "code", 1);
+            set(f, "text", "Begin Failed");
+        }),
+        p(
+            "ota.setup_failed",
+            r"Component (\S*ota\S*) is marked FAILED",
+            |c, f| s(f, "component", c, 1),
         ),
         p("ota.end", r"^(?:\\n)?(?:OTA:?\s*)?End\s*$", none),
         p(

@@ -43,7 +43,8 @@ pub const SERIAL: &[(&str, &[&str])] = &[
     ("updater.error", &["phase", "text", "code"]),
     ("ota.error", &["code", "text"]),
     ("ota.progress", &["percent"]),
-    ("ota.start", &["target"]),
+    ("ota.start", &["target", "size"]),
+    ("ota.setup_failed", &["component"]),
     ("ota.end", &[]),
     ("ota.server", &["host", "port"]),
     ("ota.auth_unexpected", &["got"]),
@@ -112,6 +113,7 @@ pub const HOST: &[(&str, &[&str])] = &[
     ("esphome.connect", &["ip", "port"]),
     ("esphome.upload", &["size"]),
     ("esphome.ok", &[]),
+    ("esphome.api_error", &[]),
     ("esphome.error", &["class"]),
 ];
 
