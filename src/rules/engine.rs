@@ -299,6 +299,15 @@ impl Search<'_> {
         if self.br.unless.iter().any(|&s| !self.hits[s].is_empty()) {
             return None;
         }
+        // A step nothing can satisfy fails the branch without searching.
+        let impossible = self.br.steps.iter().any(|st| match st {
+            Step::Match { sel, count } => self.hits[*sel].len() < *count as usize,
+            Step::Any(alts) => alts.iter().all(|(s, c)| self.hits[*s].len() < *c as usize),
+            Step::Absent { .. } => false,
+        });
+        if impossible {
+            return None;
+        }
         let mut bound = Vec::new();
         self.dfs(0, None, None, &mut bound).then_some(bound)
     }

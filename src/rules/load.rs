@@ -746,3 +746,57 @@ fn toml_scalar(v: &toml::Value) -> Value {
         other => Value::Str(other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "id = \"U1\"\ncause = \"x_t\"\ntitle = \"t\"\nseverity = \"error\"\nmessage = \"m\"\nexplanation = \"e\"\n";
+
+    fn errors(body: &str) -> Vec<Diagnostic> {
+        load_rule("u.toml", &format!("{HEAD}{body}"))
+            .err()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn pathological_regex_is_refused_quickly() {
+        let e = errors(
+            "[sel.s]\nsource = \"serial\"\nregex = '''(a{1000}){1000}'''\n[[when]]\nsteps = [ { match = \"s\" } ]\n",
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].message.contains("bad regex"), "{}", e[0]);
+        assert_eq!(e[0].line, 9);
+    }
+
+    #[test]
+    fn absent_first_and_missing_for_are_errors() {
+        let e = errors(
+            "[sel.s]\nsource = \"serial\"\n[[when]]\nsteps = [ { absent = \"s\", for = \"1s\" } ]\n",
+        );
+        assert!(
+            e.iter().any(|d| d.message.contains("cannot come first")),
+            "{e:?}"
+        );
+        let e = errors(
+            "[sel.s]\nsource = \"serial\"\n[[when]]\nsteps = [ { match = \"s\" }, { absent = \"s\" } ]\n",
+        );
+        assert!(e.iter().any(|d| d.message.contains("needs `for")), "{e:?}");
+    }
+
+    #[test]
+    fn garbage_toml_never_panics() {
+        for src in [
+            "",
+            "[[[",
+            "id = ",
+            "\u{0}",
+            "when = 5",
+            "[sel]\nx = 1",
+            "[[when]]\nsteps = [1, \"a\", {}]",
+        ] {
+            let _ = load_rule("g.toml", src);
+            let _ = load_rule("g.toml", &format!("{HEAD}{src}"));
+        }
+    }
+}
