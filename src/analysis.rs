@@ -39,6 +39,8 @@ pub fn analyze(set: &RuleSet, tl: &Timeline) -> Report {
     let hidden: Vec<&str> = eval
         .fired
         .iter()
+        // An uncertain specific diagnosis must not hide the alternatives.
+        .filter(|f| f.confidence >= CANDIDATE)
         .flat_map(|f| set.rules[f.rule].supersedes.iter().map(String::as_str))
         .collect();
     let mut findings: Vec<Finding> = fired

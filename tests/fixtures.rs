@@ -133,7 +133,7 @@ fn seeds_are_explained() {
 
 #[test]
 fn real_reports_are_explained() {
-    check_group("real", 1, false);
+    check_group("real", 30, false);
 }
 
 #[test]

@@ -57,6 +57,16 @@ fn espota_patterns() -> Vec<Pattern> {
             |c, f| set(f, "result", c.get(1).map_or("pending", |m| m.as_str())),
         ),
         p("espota.wait", r"^Waiting for device", none),
+        // The 3.3.1+ tool prints the verdict on its own line after "Authenticating (…)...".
+        p("espota.auth", r"^(OK|FAIL)\s*$", |c, f| {
+            s(f, "result", c, 1)
+        }),
+        // Old tools print whatever the device sent last as an error; a bare number is the
+        // device's byte count, not an error text.
+        p("espota.error", r"^(\d+)\s*$", |c, f| {
+            cls(f, "count_as_error");
+            n(f, "code", c, 1);
+        }),
         p(
             "espota.progress",
             r"^Uploading:?\s*\[[=\s]*\]\s*(\d{1,3})%(.*Done)?",
@@ -69,6 +79,10 @@ fn espota_patterns() -> Vec<Pattern> {
             set(f, "chunks", c[1].len() as i64)
         }),
         p("espota.wait_result", r"^Waiting for result", none),
+        p("espota.result", r"^Result:\s*$", |_, f| {
+            set(f, "ok", false);
+            set(f, "text", "");
+        }),
         p("espota.result", r"^(?:Result: OK|Success)\s*$", |_, f| {
             set(f, "ok", true)
         }),
@@ -379,7 +393,13 @@ fn device_text(f: &mut Fields, text: &str) {
 pub fn classify(line: &str) -> (&'static str, Fields, String) {
     let (body, level) = split_level(line.trim_start());
     if let Some(rest) = body.strip_prefix("Options:") {
-        let (f, redacted) = options(rest.trim());
+        // espota 2023+ (argparse) prints `Namespace(k=v, …)` instead of a dict.
+        let rest = rest.trim();
+        let dict = match rest.strip_prefix("Namespace(") {
+            Some(ns) => namespace_as_dict(ns),
+            None => rest.to_string(),
+        };
+        let (f, redacted) = options(&dict);
         return (
             "espota.options",
             f,
@@ -441,6 +461,13 @@ fn options(dict: &str) -> (Fields, String) {
         f.insert(k, v);
     }
     (f, format!("{{{}}}", shown.join(", ")))
+}
+
+/// Rewrites `auth='x', esp_port=3232)` as `{'auth': 'x', 'esp_port': 3232}`.
+fn namespace_as_dict(ns: &str) -> String {
+    static KEY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(^|,\s*)([A-Za-z_]\w*)=").unwrap());
+    let body = ns.trim_end().trim_end_matches(')');
+    format!("{{{}}}", KEY.replace_all(body, "${1}'${2}': "))
 }
 
 /// Flags such as `--port=8266` or `-p 8266` that ended up inside a password value.
@@ -540,6 +567,18 @@ mod tests {
         assert!(!text.contains("2357"), "{text}");
         assert!(text.contains("*** --port=8266"));
         assert!(!f.values().any(|v| v.to_string().contains("2357")));
+    }
+
+    #[test]
+    fn namespace_options_are_decoded_and_redacted() {
+        let (kind, f, text) = classify(
+            "[DEBUG]: Options: Namespace(auth='pw x', debug=True, esp_ip='192.168.1.161', esp_port=3232, host_port=13591, image='C:\\\\fw-ok.bin', spiffs=False, timeout=10)",
+        );
+        assert_eq!(kind, "espota.options");
+        assert_eq!(f["esp_port"], Value::Int(3232));
+        assert_eq!(f["esp_ip"], Value::from("192.168.1.161"));
+        assert_eq!(f["spiffs"], Value::Bool(false));
+        assert!(!text.contains("pw x"), "{text}");
     }
 
     #[test]

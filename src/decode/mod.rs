@@ -55,7 +55,7 @@ pub fn decode_log(source: Source, bytes: &[u8]) -> DecodedLog {
         let clean = lines::clean(&r.bytes);
         out.cut_lines += r.cut as usize;
         // Forum pastes indent code blocks; the stamp is still the line's first token.
-        let (stamp, rest) = timestamp::split(clean.text.trim_start());
+        let (stamp, rest) = timestamp::split(unwrap_markdown(clean.text.trim()));
         if let Some(s) = stamp {
             out.clock.get_or_insert(s.clock);
         }
@@ -72,6 +72,16 @@ pub fn decode_log(source: Source, bytes: &[u8]) -> DecodedLog {
     assign_times(&mut out.events, &stamps, out.clock.is_some());
     renumber_lines(&mut out.events, bytes);
     out
+}
+
+/// Forum posts wrap pasted lines in `_…_` emphasis; the markers are not part of the log.
+fn unwrap_markdown(line: &str) -> &str {
+    match line.strip_prefix('_') {
+        Some(inner) if !inner.starts_with('_') => {
+            inner.trim_end_matches(['_', '.']).trim_end_matches('_')
+        }
+        _ => line,
+    }
 }
 
 fn assign_times(events: &mut [Event], stamps: &[Option<i64>], timed: bool) {

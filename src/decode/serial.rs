@@ -165,6 +165,13 @@ fn patterns() -> Vec<Pattern> {
             r"(?i)progress:?\s*(\d{1,3})(?:\.\d+)?\s*%",
             |c, f| n(f, "percent", c, 1),
         ),
+        p("ota.error", r"OTA Error (\d): (.*)", |c, f| {
+            n(f, "code", c, 1);
+            s(f, "text", c, 2);
+        }),
+        p("ota.progress", r"(?i)\bOTA\b.*\b(\d{1,3})%", |c, f| {
+            n(f, "percent", c, 1)
+        }),
         p(
             "ota.start",
             r"^(?:\w+:\s*)?(?:OTA:?\s*)?Start(?:ing)?(?: updating (sketch|filesystem))?(?: OTA)?\.*\s*$",

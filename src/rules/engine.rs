@@ -166,11 +166,14 @@ fn chip_applies(rule: &Rule, chip: Option<&str>) -> bool {
     }
 }
 
+/// A decoded field; `text` falls back to the event's text when no field of that name
+/// was decoded (an uploader's result text is a field, the line is the event text).
 fn field_value(e: &Event, name: &str) -> Option<Value> {
-    if name == "text" {
-        return Some(Value::Str(e.text.clone()));
+    match e.field(name) {
+        Some(v) => Some(v.clone()),
+        None if name == "text" => Some(Value::Str(e.text.clone())),
+        None => None,
     }
-    e.field(name).cloned()
 }
 
 pub fn static_match(sel: &Sel, e: &Event) -> bool {
