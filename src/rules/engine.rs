@@ -129,6 +129,11 @@ pub fn evaluate(rules: &[Rule], tl: &Timeline) -> Evaluation {
                 .iter()
                 .flat_map(|(_, b)| b.iter().map(|x| x.1))
                 .collect();
+            evidence.extend(
+                br.context
+                    .iter()
+                    .flat_map(|&s| hits[s].iter().take(3).copied()),
+            );
             evidence.sort_unstable();
             evidence.dedup();
             let extra = matched.len() - 1;

@@ -74,6 +74,8 @@ struct RawWhen {
     #[serde(default)]
     unless_after: Vec<S<String>>,
     #[serde(default)]
+    context: Vec<S<String>>,
+    #[serde(default)]
     confidence: Option<S<toml::Value>>,
     #[serde(default)]
     message: Option<String>,
@@ -528,6 +530,7 @@ impl Compiler<'_> {
         let until = names(&w.until, "until");
         let unless = names(&w.unless, "unless");
         let unless_after = names(&w.unless_after, "unless_after");
+        let context = names(&w.context, "context");
         let confidence = match &w.confidence {
             Some(c) => parse_confidence(c.get_ref()).unwrap_or_else(|| {
                 self.err(
@@ -556,6 +559,7 @@ impl Compiler<'_> {
             until,
             unless,
             unless_after,
+            context,
             confidence,
             message: w.message.clone(),
             severity,

@@ -145,6 +145,9 @@ pub struct Branch {
     pub unless: Vec<usize>,
     /// Any event of these after the last step disables the branch.
     pub unless_after: Vec<usize>,
+    /// Events of these are shown with the evidence (the symptom the cause explains),
+    /// without being required.
+    pub context: Vec<usize>,
     pub confidence: f64,
     pub message: Option<String>,
     pub severity: Option<Severity>,
