@@ -65,6 +65,9 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
             notes.push(format!("The {what} `{}` is empty.", p.display()));
         }
         let log = decode_log(source, &bytes);
+        for n in &log.notes {
+            notes.push(format!("In `{}`: {n}.", p.display()));
+        }
         if log.cut_lines > 0 {
             notes.push(format!(
                 "{} over-long line(s) in `{}` were split.",

@@ -144,6 +144,9 @@ pub struct Event {
     /// False when the input carried no timestamp and `t_us` only gives order.
     #[serde(default = "yes")]
     pub timed: bool,
+    /// True when the time was taken from a neighbouring line (the line had no stamp).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub approx: bool,
     /// 1-based line in the input file, 0 when not from a file.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub line: u32,
@@ -151,6 +154,9 @@ pub struct Event {
 
 fn yes() -> bool {
     true
+}
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 fn is_zero(n: &u32) -> bool {
     *n == 0
@@ -165,6 +171,7 @@ impl Event {
             text: text.into(),
             fields: Fields::new(),
             timed: true,
+            approx: false,
             line: 0,
         }
     }

@@ -113,6 +113,29 @@ fn password_never_reaches_output_or_trace() {
     );
     assert!(!written.contains("hunter2"));
     assert!(!stdout(&o).contains("hunter2"));
+    // The same log given as the serial log, with a BOM, plus IDE-quoted command lines.
+    let odd = dir.path().join("odd.log");
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend(std::fs::read(example("host.log")).unwrap());
+    bytes.extend_from_slice(b"\"python3\" \"espota.py\" -i 1.2.3.4 -p 8266 \"--auth=correct horse staple\" -f x.bin\nupload_flags = --auth=hunter3\n");
+    std::fs::write(&odd, bytes).unwrap();
+    for flag in ["--serial-log", "--host-log"] {
+        let t = dir.path().join("odd.jsonl");
+        let o = run(&[
+            "analyze",
+            flag,
+            odd.to_str().unwrap(),
+            "--export",
+            t.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert!(o.status.success());
+        let all = format!("{}{}", stdout(&o), std::fs::read_to_string(&t).unwrap());
+        for secret in ["hunter2", "hunter3", "horse", "staple"] {
+            assert!(!all.contains(secret), "{secret} leaked with {flag}");
+        }
+    }
 }
 
 #[test]

@@ -511,9 +511,11 @@ fn espota_command(line: &str) -> Option<(Fields, String)> {
     set(&mut f, "tool", tool);
     let mut i = 0;
     while i < args.len() {
-        let (flag, inline) = match args[i].split_once('=') {
+        // IDEs quote whole arguments: `"--auth=a b"`.
+        let arg = args[i].trim_start_matches(['"', '\'']);
+        let (flag, inline) = match arg.split_once('=') {
             Some((a, b)) => (a, Some(b)),
-            None => (args[i], None),
+            None => (arg, None),
         };
         let mut value = || {
             inline.map(str::to_string).or_else(|| {
@@ -538,9 +540,10 @@ fn espota_command(line: &str) -> Option<(Fields, String)> {
         }
         i += 1;
     }
-    static AUTH: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r#"(--auth[= ]|-a )("[^"]*"|\S+)"#).unwrap());
-    let redacted = AUTH.replace_all(line, "${1}***").into_owned();
+    let redacted = super::redact::redact(line).into_owned();
+    if redacted != line {
+        set(&mut f, "auth_set", true);
+    }
     Some((f, redacted))
 }
 

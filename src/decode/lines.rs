@@ -14,6 +14,8 @@ pub struct RawLine {
     pub bytes: Vec<u8>,
     /// True when the line was cut at [`MAX_LINE`] rather than ended by the device.
     pub cut: bool,
+    /// Physical line number (1-based) in the stream, as an editor counts them.
+    pub line: u32,
 }
 
 #[derive(Debug, Default)]
@@ -22,6 +24,9 @@ pub struct LineSplitter {
     first_byte_t: Option<i64>,
     /// A CR ended the previous line; an LF right after it belongs to the same break.
     after_cr: bool,
+    /// Physical line the next byte belongs to (0 until the first push).
+    line: u32,
+    start_line: u32,
 }
 
 impl LineSplitter {
@@ -31,6 +36,9 @@ impl LineSplitter {
 
     /// Feeds one read. `t_us` is the host time of the read.
     pub fn push(&mut self, data: &[u8], t_us: i64, out: &mut Vec<RawLine>) {
+        if self.line == 0 {
+            self.line = 1;
+        }
         for &b in data {
             if self.after_cr {
                 self.after_cr = false;
@@ -39,14 +47,19 @@ impl LineSplitter {
                 }
             }
             match b {
-                b'\n' => self.finish(t_us, false, out),
+                b'\n' => {
+                    self.finish(t_us, false, out);
+                    self.line = self.line.saturating_add(1);
+                }
                 b'\r' => {
                     self.finish(t_us, false, out);
+                    self.line = self.line.saturating_add(1);
                     self.after_cr = true;
                 }
                 _ => {
                     if self.first_byte_t.is_none() {
                         self.first_byte_t = Some(t_us);
+                        self.start_line = self.line;
                     }
                     self.buf.push(b);
                     if self.buf.len() >= MAX_LINE {
@@ -76,6 +89,7 @@ impl LineSplitter {
             t_us: t,
             bytes: std::mem::take(&mut self.buf),
             cut,
+            line: self.start_line.max(1),
         });
     }
 }
@@ -125,6 +139,10 @@ pub fn clean(bytes: &[u8]) -> CleanLine {
 fn push_visible(out: &mut String, s: &str) -> usize {
     let mut bad = 0;
     for c in s.chars() {
+        if c == '\u{FEFF}' {
+            // A byte-order mark (Notepad, PowerShell) is not text.
+            continue;
+        }
         if c == '\t' || !c.is_control() {
             if c == '\u{FFFD}' {
                 bad += 1;
@@ -180,6 +198,21 @@ mod tests {
     fn handles_all_line_endings_and_split_crlf() {
         assert_eq!(split(&[b"a\r", b"\nb\nc\rd"]), ["a", "b", "c", "d"]);
         assert_eq!(split(&[b"one\r\n\r\ntwo\n"]), ["one", "two"]);
+    }
+
+    #[test]
+    fn physical_line_numbers_for_every_line_ending() {
+        let mut s = LineSplitter::new();
+        let mut out = Vec::new();
+        s.push(b"a\r\n\r\nb\rc\n\nd", 0, &mut out);
+        s.flush(0, &mut out);
+        let lines: Vec<u32> = out.iter().map(|l| l.line).collect();
+        assert_eq!(lines, [1, 3, 4, 6]);
+    }
+
+    #[test]
+    fn byte_order_mark_is_dropped() {
+        assert_eq!(clean("\u{FEFF}Options".as_bytes()).text, "Options");
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod host;
 pub mod lines;
 mod pydict;
 mod recognizer;
+pub mod redact;
 pub mod serial;
 pub mod timestamp;
 
@@ -11,17 +12,19 @@ use crate::event::{Event, Source};
 use timestamp::{Clock, DAY_US};
 
 /// Decodes one already-cleaned line from `source` into an event (time not yet set).
+/// Passwords are removed here, before anything else sees the line.
 pub fn decode_line(source: Source, text: &str, noise: f32) -> Event {
     match source {
         Source::Serial => {
-            let (kind, fields) = serial::classify(text, noise);
+            let text = redact::redact(text);
+            let (kind, fields) = serial::classify(&text, noise);
             let mut e = Event::new(source, kind, text);
             e.fields = fields;
             e
         }
         _ => {
             let (kind, fields, shown) = host::classify(text);
-            let mut e = Event::new(source, kind, shown);
+            let mut e = Event::new(source, kind, redact::redact(&shown).into_owned());
             e.fields = fields;
             e
         }
@@ -35,22 +38,28 @@ pub struct DecodedLog {
     pub clock: Option<Clock>,
     /// Lines that were cut because they exceeded the line limit.
     pub cut_lines: usize,
+    /// Things the user should know about how the file was read.
+    pub notes: Vec<String>,
 }
 
 /// Decodes a whole saved log (serial or uploader output).
 ///
 /// Lines with a recognised timestamp prefix carry that time; lines without one inherit
-/// the previous stamp (+1 µs per line, to keep order), because uploaders print
-/// progress bars and `Authenticating...OK` without a time. A file with no stamps at all
-/// gets synthetic times 1 ms apart and `timed = false`.
+/// the previous stamp (+1 µs per line, to keep order, marked `approx`), because uploaders
+/// print progress bars and `Authenticating...OK` without a time. A file with no stamps
+/// gets synthetic times 1 ms apart and `timed = false`; so does a file whose stamps run
+/// backwards (two sessions pasted together), since its times cannot be trusted.
 pub fn decode_log(source: Source, bytes: &[u8]) -> DecodedLog {
+    let text = normalize_encoding(bytes);
     let mut splitter = lines::LineSplitter::new();
     let mut raw = Vec::new();
-    splitter.push(bytes, 0, &mut raw);
+    splitter.push(&text, 0, &mut raw);
     splitter.flush(0, &mut raw);
     let mut out = DecodedLog::default();
     let mut stamps: Vec<Option<i64>> = Vec::with_capacity(raw.len());
-    let mut line_no = 1u32;
+    // A line that is only a timestamp (a silent device under a `time` filter) gives
+    // its time to the next line with text.
+    let mut carry = None;
     for r in &raw {
         let clean = lines::clean(&r.bytes);
         out.cut_lines += r.cut as usize;
@@ -59,19 +68,61 @@ pub fn decode_log(source: Source, bytes: &[u8]) -> DecodedLog {
         if let Some(s) = stamp {
             out.clock.get_or_insert(s.clock);
         }
+        let stamp = stamp.filter(|s| Some(s.clock) == out.clock).map(|s| s.us);
         let body = rest.trim_end();
         if body.trim().is_empty() {
+            carry = stamp.or(carry);
             continue;
         }
         let mut e = decode_line(source, body, clean.noise);
-        e.line = line_no;
-        stamps.push(stamp.filter(|s| Some(s.clock) == out.clock).map(|s| s.us));
+        e.line = r.line;
+        stamps.push(stamp.or(carry.take()));
         out.events.push(e);
-        line_no = line_no.saturating_add(1);
     }
-    assign_times(&mut out.events, &stamps, out.clock.is_some());
-    renumber_lines(&mut out.events, bytes);
+    if let Some(line) = assign_times(&mut out.events, &stamps) {
+        out.notes.push(format!(
+            "the timestamps go backwards at line {line} (several sessions pasted together?); this file's lines are used in file order only"
+        ));
+        out.clock = None;
+    }
     out
+}
+
+/// UTF-16 (PowerShell 5 `>` redirection) becomes UTF-8; a UTF-8 byte-order mark goes.
+fn normalize_encoding(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let utf16 = |b: &[u8], le: bool| -> Vec<u8> {
+        let units = b.chunks_exact(2).map(|c| {
+            if le {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        });
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or('\u{FFFD}'))
+            .collect::<String>()
+            .into_bytes()
+    };
+    match bytes {
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, true).into(),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, false).into(),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => rest.into(),
+        _ if looks_like_utf16le(bytes) => utf16(bytes, true).into(),
+        _ => bytes.into(),
+    }
+}
+
+/// ASCII text in UTF-16LE has a NUL in nearly every odd byte.
+fn looks_like_utf16le(b: &[u8]) -> bool {
+    let sample = &b[..b.len().min(4096)];
+    let pairs = sample.len() / 2;
+    pairs >= 8
+        && sample
+            .chunks_exact(2)
+            .filter(|c| c[1] == 0 && c[0] != 0)
+            .count()
+            * 10
+            >= pairs * 9
 }
 
 /// Forum posts wrap pasted lines in `_…_` emphasis; the markers are not part of the log.
@@ -84,75 +135,59 @@ fn unwrap_markdown(line: &str) -> &str {
     }
 }
 
-fn assign_times(events: &mut [Event], stamps: &[Option<i64>], timed: bool) {
-    if !timed {
+/// A backwards step larger than this means the file is not one continuous session.
+const BACKWARDS_LIMIT_US: i64 = 5_000_000;
+
+/// Sets event times from the per-line stamps. Returns the line where the stamps ran
+/// backwards, if they did (the file is then order-only).
+fn assign_times(events: &mut [Event], stamps: &[Option<i64>]) -> Option<u32> {
+    let Some(first) = stamps.iter().position(Option::is_some) else {
         for (i, e) in events.iter_mut().enumerate() {
             e.t_us = i as i64 * 1000;
             e.timed = false;
         }
-        return;
-    }
-    let first = stamps.iter().position(Option::is_some).unwrap_or(0);
-    let mut last = stamps[first].unwrap_or(0);
+        return None;
+    };
+    let first_t = stamps[first].unwrap_or(0);
+    let mut last = first_t;
     let mut day = 0i64;
+    let mut backwards = None;
     for (i, e) in events.iter_mut().enumerate() {
-        let t = match stamps[i] {
+        e.t_us = match stamps[i] {
             Some(us) => {
+                let mut t = us.saturating_add(day);
                 // Time-of-day logs that cross midnight would otherwise run backwards.
-                if us + day < last - DAY_US / 2 {
+                if t < last.saturating_sub(DAY_US / 2) {
                     day += DAY_US;
+                    t = t.saturating_add(DAY_US);
+                }
+                if t < last.saturating_sub(BACKWARDS_LIMIT_US) && backwards.is_none() {
+                    backwards = Some(e.line);
                 }
                 // Unstamped lines got `last + 1`; a stamp of the same second must not
                 // sort before them, or the file's own order would be lost.
-                (us + day).max(last)
+                t.max(last)
             }
             None if i < first => {
                 // Before the first stamp the time is unknown; keep the order only.
                 e.timed = false;
-                last - (first - i) as i64
+                first_t.saturating_sub((first - i) as i64)
             }
-            None => last + 1,
+            None => {
+                e.approx = true;
+                last.saturating_add(1)
+            }
         };
-        last = last.max(t);
-        e.t_us = t;
+        last = last.max(e.t_us);
     }
-}
-
-/// Events carry the physical line number of the input file, counting every line break
-/// (blank lines and CR-separated progress updates included) as an editor would.
-fn renumber_lines(events: &mut [Event], bytes: &[u8]) {
-    // The splitter drops empty lines; recompute numbers by walking the raw bytes so
-    // evidence can point the user at the right line of their file.
-    let mut starts = Vec::new();
-    let mut line = 1u32;
-    let mut at_line_start = true;
-    let mut prev_cr = false;
-    for &b in bytes {
-        if b == b'\n' {
-            if !prev_cr {
-                line += 1;
-            }
-            at_line_start = true;
-            prev_cr = false;
-            continue;
-        }
-        prev_cr = b == b'\r';
-        if prev_cr {
-            at_line_start = true;
-            continue;
-        }
-        if at_line_start {
-            starts.push(line);
-            at_line_start = false;
+    if backwards.is_some() {
+        for (i, e) in events.iter_mut().enumerate() {
+            e.t_us = i as i64 * 1000;
+            e.timed = false;
+            e.approx = false;
         }
     }
-    // `starts` has one entry per non-empty physical segment; events skipped blank bodies
-    // (e.g. lines that were only a timestamp), so only map when the counts agree.
-    if starts.len() == events.len() {
-        for (e, l) in events.iter_mut().zip(starts) {
-            e.line = l;
-        }
-    }
+    backwards
 }
 
 #[cfg(test)]
@@ -185,9 +220,41 @@ mod tests {
     }
 
     #[test]
-    fn line_numbers_count_blank_lines() {
+    fn line_numbers_count_blank_and_crlf_lines() {
         let d = decode_log(Source::Serial, b"a\n\n\nb\n");
         assert_eq!(d.events[1].line, 4);
+        let d = decode_log(Source::Serial, b"boot\r\n   \r\nhello\r\n\r\nx\r\n");
+        let lines: Vec<u32> = d.events.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [1, 3, 5]);
+    }
+
+    #[test]
+    fn timestamp_only_lines_do_not_crash_and_lend_their_time() {
+        let d = decode_log(Source::Serial, b"12:00:01.250 > \n");
+        assert!(d.events.is_empty());
+        let d = decode_log(Source::Serial, b"[2024-01-01 10:00:00]\nhello\n");
+        assert!(d.events[0].timed);
+        assert_eq!(d.events[0].t_us % DAY_US, 36_000_000_000);
+    }
+
+    #[test]
+    fn backwards_stamps_make_the_file_order_only() {
+        let d = decode_log(Source::Serial, b"[18:00:00.000] a\n[09:05:00.000] b\n");
+        assert!(d.events.iter().all(|e| !e.timed));
+        assert!(d.notes[0].contains("line 2"));
+    }
+
+    #[test]
+    fn utf16_and_bom_are_read() {
+        let mut v = vec![0xFF, 0xFE];
+        for u in "No Answer\r\n".encode_utf16() {
+            v.extend_from_slice(&u.to_le_bytes());
+        }
+        assert_eq!(decode_log(Source::Host, &v).events[0].kind, "espota.error");
+        let bom = b"\xEF\xBB\xBF17:48:31 [ERROR]: No Answer\n";
+        let d = decode_log(Source::Host, bom);
+        assert_eq!(d.events[0].kind, "espota.error");
+        assert!(d.clock.is_some());
     }
 
     #[test]

@@ -1,0 +1,121 @@
+//! Removes OTA passwords from any line, whatever tool printed it: espota's `Options`
+//! dict or `Namespace(...)`, command lines (`--auth=…`, `-a …`, quoted, with spaces),
+//! PlatformIO `upload_flags`, ESPHome `password:`. Applied to every line of every
+//! source, so a log passed with the wrong option cannot leak a password either.
+
+use regex::Regex;
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+const MASK: &str = "***";
+
+static FLAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"(?:^|[\s"'“‘])(?:--auth|--password|-a)(?:=|\s+)"#).unwrap());
+static NEXT_FLAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s-{1,2}[A-Za-z]").unwrap());
+static KEYED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)((?:^|[\s{(,])['"‘’“”]?(?:auth|password)['"‘’“”]?\s*[:=]\s*)(['"‘’“”])([^'"‘’“”]*)(['"‘’“”])"#).unwrap()
+});
+static YAML: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^(\s*-?\s*(?:ota_)?password:\s*)(\S.*)$").unwrap());
+
+/// The line with every password replaced by `***`.
+pub fn redact(line: &str) -> Cow<'_, str> {
+    let mut out = Cow::Borrowed(line);
+    if KEYED.is_match(&out) {
+        let replaced = KEYED.replace_all(&out, |c: &regex::Captures<'_>| {
+            if c[3].starts_with(MASK) {
+                c[0].to_string()
+            } else {
+                format!("{}{}{MASK}{}", &c[1], &c[2], &c[4])
+            }
+        });
+        out = Cow::Owned(replaced.into_owned());
+    }
+    if YAML.is_match(&out) {
+        out = Cow::Owned(YAML.replace(&out, format!("${{1}}{MASK}")).into_owned());
+    }
+    if FLAG.is_match(&out) {
+        out = Cow::Owned(redact_flags(&out));
+    }
+    out
+}
+
+/// A flag's value runs to the next flag or the end of the line: passwords may contain
+/// spaces and quotes, and a value cut short would leak its tail.
+fn redact_flags(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(m) = FLAG.find(rest) {
+        out.push_str(&rest[..m.end()]);
+        let tail = &rest[m.end()..];
+        let end = NEXT_FLAG.find(tail).map_or(tail.len(), |n| n.start());
+        if tail[..end].starts_with(MASK) {
+            out.push_str(&tail[..end]);
+        } else if !tail[..end].trim().is_empty() {
+            out.push_str(MASK);
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clean(line: &str, secret: &str) {
+        let r = redact(line);
+        for word in secret.split_whitespace() {
+            assert!(
+                !r.contains(word),
+                "`{word}` leaked in `{r}` (from `{line}`)"
+            );
+        }
+        assert!(r.contains(MASK), "{r}");
+    }
+
+    #[test]
+    fn command_lines() {
+        clean(
+            r#""python3" "espota.py" -i 1.2.3.4 -p 8266 "--auth=correct horse battery staple" -f x.bin"#,
+            "correct horse battery staple",
+        );
+        clean(
+            "espota.py -i 1.2.3.4 --auth=“my secret” -f x.bin",
+            "my secret",
+        );
+        clean("espota.py -i 1.2.3.4 -a 'pass word' -f x.bin", "pass word");
+        clean("espota.py -i 1.2.3.4 -a\tsecret -f x.bin", "secret");
+        clean("upload_flags = --auth=hunter3", "hunter3");
+        let r = redact("espota.py -i 1.2.3.4 --auth=pw -p 3232 -f x.bin");
+        assert!(r.contains("-p 3232") && r.contains("-f x.bin"), "{r}");
+    }
+
+    #[test]
+    fn dicts_namespaces_and_yaml() {
+        clean(
+            "Options: {'esp_ip': '1.2.3.4', 'auth': 'wrongpw', 'esp_port': 8266}",
+            "wrongpw",
+        );
+        clean("Options: {‘auth’: ‘Set4OTA’, ‘esp_port’: 8266}", "Set4OTA");
+        clean("Options: Namespace(auth='pw x', debug=True)", "pw x");
+        clean("  password: \"s3cret\"", "s3cret");
+        assert_eq!(
+            redact("'auth': '*** --port=8266'"),
+            "'auth': '*** --port=8266'"
+        );
+    }
+
+    #[test]
+    fn lines_without_passwords_are_untouched() {
+        for l in [
+            "Authenticating...OK",
+            "Hard resetting via RTS pin",
+            "ls -al",
+            "[ERROR]: Authentication Failed",
+        ] {
+            assert!(matches!(redact(l), Cow::Borrowed(_)), "{l}");
+        }
+    }
+}
