@@ -324,3 +324,125 @@ fn supersedes_hides_the_general_finding() {
     assert_eq!(ids, ["T2"]);
     assert_eq!(report.fired.len(), 2);
 }
+
+#[test]
+fn count_windows_respect_within_and_slide() {
+    let set = rule(&format!(
+        "{AB}[[when]]\nwithin = \"60s\"\nsteps = [ {{ match = \"a\", count = 2 }}, {{ match = \"b\" }} ]"
+    ));
+    // Spread over hours: not a burst.
+    assert!(!fires(
+        &set,
+        &timeline(
+            &["0 serial | A", "3600 serial | A", "7200 serial | B"],
+            None,
+            &[]
+        )
+    ));
+    // An old unrelated A must not hide a later burst.
+    assert!(fires(
+        &set,
+        &timeline(
+            &[
+                "0 serial | A",
+                "1000 serial | A",
+                "1001 serial | A",
+                "1002 serial | B"
+            ],
+            None,
+            &[]
+        )
+    ));
+}
+
+#[test]
+fn refs_apply_inside_absence() {
+    let body = r#"
+[sel.invite]
+source = "net"
+kind = "ota.invite"
+[sel.reply]
+source = "net"
+kind = "ota.reply"
+where.device_ip = { eq = { ref = "invite.device_ip" } }
+[[when]]
+within = "30s"
+steps = [ { match = "invite" }, { absent = "reply", for = "10s" } ]
+"#;
+    let set = rule(body);
+    let inv = "0 net ota.invite device_ip=192.168.4.2";
+    assert!(
+        fires(
+            &set,
+            &timeline(
+                &[inv, "1 net ota.reply device_ip=192.168.4.99"],
+                Some(12.0),
+                &[]
+            )
+        ),
+        "another device's reply is not a reply"
+    );
+    assert!(!fires(
+        &set,
+        &timeline(
+            &[inv, "1 net ota.reply device_ip=192.168.4.2"],
+            Some(12.0),
+            &[]
+        )
+    ));
+}
+
+#[test]
+fn evidence_is_the_occurrence_closest_to_the_failure() {
+    let set = rule(&format!(
+        "{AB}[[when]]\nmessage = \"{{a.text}}\"\nsteps = [ {{ match = \"a\" }}, {{ match = \"c\" }} ]"
+    ));
+    let report = analysis::analyze(
+        &set,
+        &timeline(
+            &[
+                "0 serial | A1",
+                "1 serial | A2",
+                "2 serial | A3",
+                "3 host | C",
+            ],
+            None,
+            &[],
+        ),
+    );
+    assert_eq!(report.findings[0].message, "A3");
+}
+
+#[test]
+fn long_logs_are_searched_within_the_window() {
+    // 45,000 lines of progress and chatter, the failure at the end (review finding).
+    let set = rule(&format!(
+        "{AB}[[when]]\nwithin = \"2m\"\nsteps = [ {{ match = \"a\" }}, {{ match = \"a\" }}, {{ match = \"b\" }} ]"
+    ));
+    let mut log = String::new();
+    for i in 0..45_000 {
+        log.push_str(&format!(
+            "[10:{:02}:{:02}.{:03}] {}\n",
+            i / 3000 % 60,
+            i / 50 % 60,
+            i % 50 * 20,
+            if i % 2 == 0 { "A" } else { "x" }
+        ));
+    }
+    log.push_str("[10:15:00.500] B\n");
+    let mut b = Builder::new();
+    b.log(Source::Serial, decode_log(Source::Serial, log.as_bytes()));
+    assert!(fires(&set, &b.build()));
+}
+
+#[test]
+fn placeholders_are_checked_when_loading() {
+    let src = format!(
+        "id = \"T9\"\ncause = \"x_t\"\ntitle = \"t\"\nseverity = \"error\"\nmessage = \"{{strom.count}}\"\nexplanation = \"e\"\n{AB}[[when]]\nsteps = [ {{ match = \"a\" }} ]"
+    );
+    let mut set = RuleSet::default();
+    let errs = set.add_sources([("p.toml".to_string(), src)]);
+    assert_eq!(errs.0.len(), 1, "{errs}");
+    assert_eq!(errs.0[0].line, 5);
+    assert!(errs.0[0].message.contains("strom"));
+}

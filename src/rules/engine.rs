@@ -16,7 +16,7 @@ use crate::timeline::Timeline;
 use std::collections::HashMap;
 
 /// How many search steps one branch may take before giving up (bounds hostile input).
-const BUDGET: usize = 50_000;
+const BUDGET: usize = 2_000_000;
 
 #[derive(Debug, Clone)]
 pub struct Fired {
@@ -108,6 +108,7 @@ pub fn evaluate(rules: &[Rule], tl: &Timeline) -> Evaluation {
                 tl,
                 hits: &hits,
                 budget: BUDGET,
+                exhausted: false,
                 inconclusive: None,
             };
             match ctx.run() {
@@ -299,12 +300,20 @@ struct Search<'a> {
     tl: &'a Timeline,
     hits: &'a [Vec<usize>],
     budget: usize,
+    exhausted: bool,
     inconclusive: Option<String>,
 }
 
 impl Search<'_> {
     fn run(&mut self) -> Option<Vec<(usize, usize)>> {
-        if self.br.unless.iter().any(|&s| !self.hits[s].is_empty()) {
+        // `unless` selections without references can be decided before searching; those
+        // that refer to a step are checked on each complete match.
+        if self
+            .br
+            .unless
+            .iter()
+            .any(|&s| !has_refs(&self.rule.sels[s]) && !self.hits[s].is_empty())
+        {
             return None;
         }
         // A step nothing can satisfy fails the branch without searching.
@@ -317,7 +326,25 @@ impl Search<'_> {
             return None;
         }
         let mut bound = Vec::new();
-        self.dfs(0, None, None, &mut bound).then_some(bound)
+        if self.dfs(0, None, None, &mut bound) {
+            return Some(bound);
+        }
+        if self.exhausted {
+            self.inconclusive.get_or_insert("the search limit was reached on this much input; analyse a shorter excerpt around the failure".into());
+        }
+        None
+    }
+
+    /// Hits of `sel` that also satisfy its references to the bound steps.
+    fn ref_hits<'b>(
+        &'b self,
+        sel: usize,
+        bound: &'b [(usize, usize)],
+    ) -> impl Iterator<Item = usize> + 'b {
+        self.hits[sel]
+            .iter()
+            .copied()
+            .filter(move |&i| self.refs_hold(sel, i, bound))
     }
 
     fn pos_of(&self, idx: usize) -> Pos {
@@ -354,7 +381,7 @@ impl Search<'_> {
         }
         if let Some(f) = first
             && self.comparable(&f, e)
-            && (e.t_us - f.t).abs() > self.br.within_us
+            && e.t_us.saturating_sub(f.t).saturating_abs() > self.br.within_us
         {
             return false;
         }
@@ -403,6 +430,43 @@ impl Search<'_> {
         }
     }
 
+    /// Events that can fill a step after `prev`, in timeline order. Scans only the part
+    /// of the selection's hits that can qualify, and charges every event it looks at
+    /// to the budget.
+    fn candidates(
+        &mut self,
+        sel: usize,
+        prev: Option<Pos>,
+        first: Option<Pos>,
+        bound: &[(usize, usize)],
+    ) -> Vec<usize> {
+        let hits = &self.hits[sel];
+        let source = self.rule.sels[sel].source;
+        let lo = match prev {
+            Some(p) if p.source == Some(source) => hits.partition_point(|&i| i < p.min_idx),
+            _ => 0,
+        };
+        let mut out = Vec::new();
+        for &i in &hits[lo..] {
+            if self.budget == 0 {
+                self.exhausted = true;
+                break;
+            }
+            self.budget -= 1;
+            // One file's events are in time order: past the window, none can qualify.
+            if let Some(f) = first
+                && f.source == Some(source)
+                && self.tl.events[i].t_us.saturating_sub(f.t) > self.br.within_us
+            {
+                break;
+            }
+            if self.fits(i, prev, first, bound) && self.refs_hold(sel, i, bound) {
+                out.push(i);
+            }
+        }
+        out
+    }
+
     fn try_match(
         &mut self,
         step: usize,
@@ -412,33 +476,35 @@ impl Search<'_> {
         first: Option<Pos>,
         bound: &mut Vec<(usize, usize)>,
     ) -> bool {
-        let cands: Vec<usize> = self.hits[sel]
-            .iter()
-            .copied()
-            .filter(|&i| self.fits(i, prev, first, bound) && self.refs_hold(sel, i, bound))
-            .collect();
-        if count > 1 {
-            if cands.len() < count as usize {
-                return false;
+        let cands = self.candidates(sel, prev, first, bound);
+        let n = count as usize;
+        if cands.len() < n {
+            return false;
+        }
+        // Windows of `count` consecutive candidates. The first step tries the latest
+        // window first, so evidence is the occurrence closest to what follows (the last
+        // progress line before the error, not the first).
+        let mut starts: Vec<usize> = (0..=cands.len() - n).collect();
+        if step == 0 {
+            starts.reverse();
+        }
+        for s in starts {
+            let window = &cands[s..s + n];
+            let (a, b) = (self.pos_of(window[0]), self.pos_of(window[n - 1]));
+            let span_ok = first.is_some()
+                || !self.comparable(&a, &self.tl.events[window[n - 1]])
+                || b.t.saturating_sub(a.t) <= self.br.within_us;
+            if !span_ok {
+                continue;
             }
             let mark = bound.len();
-            bound.extend(cands[..count as usize].iter().map(|&i| (sel, i)));
-            let last = *cands[..count as usize].iter().max().unwrap();
-            let first = first.or(Some(self.pos_of(cands[0])));
-            if self.dfs(step + 1, Some(self.pos_of(last)), first, bound) {
+            bound.extend(window.iter().map(|&i| (sel, i)));
+            if self.dfs(step + 1, Some(b), first.or(Some(a)), bound) {
                 return true;
             }
             bound.truncate(mark);
-            return false;
-        }
-        for i in cands {
-            bound.push((sel, i));
-            let p = self.pos_of(i);
-            if self.dfs(step + 1, Some(p), first.or(Some(p)), bound) {
-                return true;
-            }
-            bound.pop();
             if self.budget == 0 {
+                self.exhausted = true;
                 return false;
             }
         }
@@ -482,7 +548,7 @@ impl Search<'_> {
             ));
             return false;
         }
-        let deadline = p.t + for_us;
+        let deadline = p.t.saturating_add(for_us);
         if deadline > self.tl.end_us {
             self.inconclusive
                 .get_or_insert("the capture ended before the silence window closed".into());
@@ -492,7 +558,10 @@ impl Search<'_> {
             let t = self.tl.events[*i].t_us;
             t > p.t && t <= deadline
         };
-        if sels.iter().any(|&s| self.hits[s].iter().any(in_window)) {
+        if sels
+            .iter()
+            .any(|&s| self.ref_hits(s, bound).any(|i| in_window(&i)))
+        {
             return false;
         }
         if let Some(m) = meanwhile {
@@ -532,7 +601,15 @@ impl Search<'_> {
             .br
             .until
             .iter()
-            .any(|&s| self.hits[s].iter().any(between))
+            .any(|&s| self.ref_hits(s, bound).any(|i| between(&i)))
+        {
+            return false;
+        }
+        if self
+            .br
+            .unless
+            .iter()
+            .any(|&s| has_refs(&self.rule.sels[s]) && self.ref_hits(s, bound).next().is_some())
         {
             return false;
         }
@@ -544,8 +621,14 @@ impl Search<'_> {
             .br
             .unless_after
             .iter()
-            .any(|&s| self.hits[s].iter().any(after))
+            .any(|&s| self.ref_hits(s, bound).any(|i| after(&i)))
     }
+}
+
+fn has_refs(sel: &Sel) -> bool {
+    sel.conds
+        .iter()
+        .any(|c| matches!(c.rhs, Operand::Ref { .. }))
 }
 
 /// Fills `{sel.field}` and `{facts.name}` placeholders; `{{`/`}}` are literal braces.
@@ -582,6 +665,9 @@ fn placeholder(name: &str, rule: &Rule, bound: &[(usize, usize)], tl: &Timeline)
     let Some(si) = rule.sels.iter().position(|s| s.name == scope) else {
         return "?".into();
     };
+    if field == "count" {
+        return bound.iter().filter(|b| b.0 == si).count().to_string();
+    }
     bound
         .iter()
         .rev()

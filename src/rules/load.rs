@@ -27,7 +27,7 @@ struct RawRule {
     severity: S<String>,
     #[serde(default)]
     chips: Vec<String>,
-    message: String,
+    message: S<String>,
     explanation: String,
     #[serde(default)]
     fix: Vec<String>,
@@ -78,7 +78,7 @@ struct RawWhen {
     #[serde(default)]
     confidence: Option<S<toml::Value>>,
     #[serde(default)]
-    message: Option<String>,
+    message: Option<S<String>>,
     #[serde(default)]
     severity: Option<S<String>>,
 }
@@ -191,6 +191,12 @@ impl Compiler<'_> {
             .enumerate()
             .map(|(i, w)| self.branch(i, w, &sels))
             .collect();
+        self.check_template(&raw.message, "message", &sels);
+        for (i, w) in raw.when.iter().enumerate() {
+            if let Some(m) = &w.get_ref().message {
+                self.check_template(m, &format!("when[{}].message", i + 1), &sels);
+            }
+        }
         let examples = raw
             .example
             .iter()
@@ -203,7 +209,7 @@ impl Compiler<'_> {
             title: raw.title,
             severity,
             chips: raw.chips,
-            message: raw.message,
+            message: raw.message.into_inner(),
             explanation: raw.explanation,
             fix: raw.fix,
             decide: raw.decide,
@@ -300,7 +306,7 @@ impl Compiler<'_> {
         let conds = r
             .conds
             .iter()
-            .filter_map(|(f, v)| {
+            .flat_map(|(f, v)| {
                 self.check_field(
                     source,
                     kind.as_deref(),
@@ -308,7 +314,7 @@ impl Compiler<'_> {
                     v.span(),
                     &format!("{path}.where.{f}"),
                 );
-                self.cond(f, v, &format!("{path}.where.{f}"))
+                self.conds(f, v, &format!("{path}.where.{f}"))
             })
             .collect();
         Sel {
@@ -319,6 +325,51 @@ impl Compiler<'_> {
             regex,
             contains: r.contains.clone(),
             conds,
+        }
+    }
+
+    /// Every `{sel.field}` must name a selection and something it can capture.
+    fn check_template(&mut self, msg: &S<String>, path: &str, sels: &[Sel]) {
+        static PH: std::sync::LazyLock<Regex> =
+            std::sync::LazyLock::new(|| Regex::new(r"\{([^{}]*)\}").unwrap());
+        let text = msg.get_ref().replace("{{", "").replace("}}", "");
+        for c in PH.captures_iter(&text) {
+            let name = &c[1];
+            let Some((scope, field)) = name.split_once('.') else {
+                self.err(
+                    msg.span(),
+                    path,
+                    format!("placeholder `{{{name}}}` must be `{{selection.field}}`"),
+                );
+                continue;
+            };
+            if scope == "facts" {
+                continue;
+            }
+            let Some(sel) = sels.iter().find(|s| s.name == scope) else {
+                let hint = match vocab::suggest(scope, sels.iter().map(|s| s.name.as_str())) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "placeholders name a selection of this file, or facts".into(),
+                };
+                self.err(
+                    msg.span(),
+                    path,
+                    format!("placeholder `{{{name}}}` names no selection"),
+                )
+                .hint = Some(hint);
+                continue;
+            };
+            let group = sel
+                .regex
+                .as_ref()
+                .is_some_and(|r| r.capture_names().flatten().any(|g| g == field));
+            if field != "count"
+                && !group
+                && !vocab::has_field(sel.source, sel.kind.as_deref(), field)
+            {
+                self.err(msg.span(), path, format!("placeholder `{{{name}}}`: `{scope}` captures no `{field}`"))
+                    .hint = Some("use a field of the selection's kind, a named regex group (?P<name>…), or `count`".into());
+            }
         }
     }
 
@@ -367,33 +418,39 @@ impl Compiler<'_> {
         }
     }
 
-    fn cond(&mut self, field: &str, v: &S<toml::Value>, path: &str) -> Option<Cond> {
-        let (op, rhs) = match v.get_ref() {
-            toml::Value::Table(t) if t.len() == 1 => {
-                let (k, val) = t.iter().next().unwrap();
-                let Some(op) = Op::parse(k) else {
-                    self.err(v.span(), path, format!("unknown operator `{k}`"))
-                        .hint = Some(format!("operators: {}", Op::NAMES));
-                    return None;
-                };
-                (op, val.clone())
+    /// `where.f = value` (equality) or `where.f = { op = value, op2 = value2 }` (all hold).
+    fn conds(&mut self, field: &str, v: &S<toml::Value>, path: &str) -> Vec<Cond> {
+        let pairs: Vec<(Op, toml::Value)> = match v.get_ref() {
+            toml::Value::Table(t) if !t.contains_key("ref") => {
+                let mut out = Vec::new();
+                for (k, val) in t {
+                    match Op::parse(k) {
+                        Some(op) => out.push((op, val.clone())),
+                        None => {
+                            let hint = match vocab::suggest(k, Op::NAMES.split(' ')) {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None => format!("operators: {}", Op::NAMES),
+                            };
+                            self.err(v.span(), path, format!("unknown operator `{k}`"))
+                                .hint = Some(hint);
+                        }
+                    }
+                }
+                out
             }
-            toml::Value::Table(_) => {
-                self.err(
-                    v.span(),
-                    path,
-                    "write one operator per field, e.g. { gt = 3 }",
-                );
-                return None;
-            }
-            other => (Op::Eq, other.clone()),
+            other => vec![(Op::Eq, other.clone())],
         };
-        let rhs = self.operand(op, &rhs, v.span(), path)?;
-        Some(Cond {
-            field: field.to_string(),
-            op,
-            rhs,
-        })
+        pairs
+            .into_iter()
+            .filter_map(|(op, rhs)| {
+                let rhs = self.operand(op, &rhs, v.span(), path)?;
+                Some(Cond {
+                    field: field.to_string(),
+                    op,
+                    rhs,
+                })
+            })
+            .collect()
     }
 
     fn operand(
@@ -561,7 +618,7 @@ impl Compiler<'_> {
             unless_after,
             context,
             confidence,
-            message: w.message.clone(),
+            message: w.message.as_ref().map(|m| m.get_ref().clone()),
             severity,
         }
     }
