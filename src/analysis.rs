@@ -54,7 +54,11 @@ pub fn analyze(set: &RuleSet, tl: &Timeline) -> Report {
             .unwrap_or(std::cmp::Ordering::Equal)
             .then_with(|| a.rule.cmp(&b.rule))
     });
-    let mut notes = ambiguity_notes(&findings);
+    let mut notes = Vec::new();
+    if let Some(h) = latest_success(&findings) {
+        notes.push(h);
+    }
+    notes.extend(ambiguity_notes(&findings));
     notes.extend(input_notes(tl, &findings));
     for inc in eval
         .inconclusive
@@ -96,6 +100,28 @@ fn finding(set: &RuleSet, f: &Fired) -> Finding {
     }
 }
 
+/// When the newest event of a success finding comes after every failure's evidence,
+/// the user's problem is already solved; say so before anything else.
+fn latest_success(findings: &[Finding]) -> Option<String> {
+    let last = |f: &Finding| f.evidence.iter().max().copied();
+    let ok = findings
+        .iter()
+        .filter(|f| f.cause == "ok")
+        .filter_map(last)
+        .max()?;
+    let failures: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.severity != Severity::Info)
+        .collect();
+    if failures.is_empty() || failures.iter().filter_map(|f| last(f)).any(|l| l > ok) {
+        return None;
+    }
+    Some(
+        "The latest upload succeeded; the findings explain the attempts that failed before it."
+            .into(),
+    )
+}
+
 fn ambiguity_notes(findings: &[Finding]) -> Vec<String> {
     let failures: Vec<&Finding> = findings
         .iter()
@@ -133,10 +159,23 @@ fn ambiguity_notes(findings: &[Finding]) -> Vec<String> {
 fn input_notes(tl: &Timeline, findings: &[Finding]) -> Vec<String> {
     let mut notes = Vec::new();
     let garbage = tl.events.iter().filter(|e| e.kind == "garbage").count();
-    if garbage > 0 {
+    let serial = tl.count(Source::Serial);
+    if garbage > 0 && garbage * 2 > serial {
+        notes.push(format!(
+            "{garbage} of {serial} serial lines are unreadable: the baud rate does not match the sketch's Serial.begin() (115200 is usual)."
+        ));
+    } else if garbage > 0
+        && tl
+            .chip()
+            .is_none_or(|c| crate::rules::engine::chip_family(c) == "esp8266")
+    {
         notes.push(format!(
             "{garbage} serial line(s) look like baud-rate garbage. The ESP8266 ROM prints its boot banner at 74880 baud; \
              open the port at 74880 (or reset the board while watching at 74880) to read the reset cause and boot mode."
+        ));
+    } else if garbage > 0 {
+        notes.push(format!(
+            "{garbage} serial line(s) are unreadable (noise, or output at another baud rate)."
         ));
     }
     if findings.is_empty() {

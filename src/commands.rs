@@ -55,26 +55,11 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
     let mut b = Builder::new();
     let mut labels = text::Labels::default();
     let mut notes = Vec::new();
-    for (path, source, what) in [
-        (&a.serial_log, Source::Serial, "serial log"),
-        (&a.host_log, Source::Host, "uploader log"),
-    ] {
+    let mut lines = 0;
+    for (path, source) in [(&a.serial_log, Source::Serial), (&a.host_log, Source::Host)] {
         let Some(p) = path else { continue };
-        let bytes = read_input(p, what)?;
-        if bytes.is_empty() {
-            notes.push(format!("The {what} `{}` is empty.", p.display()));
-        }
-        let log = decode_log(source, &bytes);
-        for n in &log.notes {
-            notes.push(format!("In `{}`: {n}.", p.display()));
-        }
-        if log.cut_lines > 0 {
-            notes.push(format!(
-                "{} over-long line(s) in `{}` were split.",
-                log.cut_lines,
-                p.display()
-            ));
-        }
+        let log = read_log(p, source, &mut notes)?;
+        lines += log.events.len();
         let name = p.file_name().map_or_else(
             || p.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -86,22 +71,13 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
         b.log(source, log);
     }
     if let Some(p) = &a.trace {
-        let bytes = read_input(p, "trace")?;
-        let t = trace::read(&bytes[..])
-            .map_err(|e| UserError::new(format!("cannot read trace `{}`: {e}", p.display())))?;
-        if t.events.is_empty() && !t.skipped.is_empty() {
-            let (line, why) = &t.skipped[0];
-            return Err(UserError::new(format!("`{}` is not an ota-doctor trace: line {line}: {why}", p.display()))
-                .hint("traces are JSON Lines written by ota-doctor --export; pass plain logs with --serial-log / --host-log"));
-        }
-        if !t.skipped.is_empty() {
-            notes.push(format!(
-                "{} unreadable line(s) in the trace were skipped (first: line {}).",
-                t.skipped.len(),
-                t.skipped[0].0
-            ));
-        }
-        b.events(t.events);
+        let events = read_trace(p, &mut notes)?;
+        lines += events.len();
+        b.events(events);
+    }
+    if lines == 0 {
+        return Err(UserError::new("the inputs contain no text lines to analyse")
+            .hint("check that you saved the right output (the uploader's messages, the device's serial output) and that the files are not empty"));
     }
     let tl = b.build();
     let mut report = analysis::analyze(&set, &tl);
@@ -119,6 +95,102 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
     Ok(0)
 }
 
+fn what(source: Source) -> &'static str {
+    if source == Source::Serial {
+        "serial log"
+    } else {
+        "uploader log"
+    }
+}
+
+/// Reads and decodes one log file, noting anything odd about it.
+fn read_log(
+    p: &std::path::Path,
+    source: Source,
+    notes: &mut Vec<String>,
+) -> Result<crate::decode::DecodedLog, UserError> {
+    let bytes = read_input(p, what(source))?;
+    let log = decode_log(source, &bytes);
+    let shown = p.display();
+    if bytes.is_empty() {
+        notes.push(format!("The {} `{shown}` is empty.", what(source)));
+    }
+    notes.extend(log.notes.iter().map(|n| format!("In `{shown}`: {n}.")));
+    if log.cut_lines > 0 {
+        notes.push(format!(
+            "{} over-long line(s) in `{shown}` were split.",
+            log.cut_lines
+        ));
+    }
+    notes.extend(input_check(&log, source).map(|n| format!("`{shown}` {n}")));
+    Ok(log)
+}
+
+/// Catches a log given with the wrong option, or a file that is not a log at all.
+fn input_check(log: &crate::decode::DecodedLog, source: Source) -> Option<String> {
+    let n = log.events.len();
+    let garbage = log.events.iter().filter(|e| e.kind == "garbage").count();
+    if source == Source::Host && n > 0 && garbage * 2 > n {
+        return Some("is mostly unreadable bytes: it does not look like uploader output (a binary file, or a serial capture at the wrong baud rate?).".into());
+    }
+    let looks = |re: &str| {
+        let re = regex::Regex::new(re).expect("fixed pattern");
+        log.events.iter().filter(|e| re.is_match(&e.text)).count()
+    };
+    let recognised = log
+        .events
+        .iter()
+        .filter(|e| e.kind != "line" && e.kind != "garbage")
+        .count();
+    if source == Source::Serial
+        && recognised == 0
+        && looks(r"Sending invitation|Uploading:|\[(ERROR|INFO|DEBUG)\]:|Options:") >= 2
+    {
+        return Some(
+            "looks like uploader output, not a device log: did you mean --host-log?".into(),
+        );
+    }
+    if source == Source::Host
+        && recognised == 0
+        && looks(
+            r"rst cause|rst:0x|Guru Meditation|Error\[\d\]|Progress:|\[[EWIDV]\]\[[^]]+:\d+\]|Start updating|OTA server at",
+        ) >= 2
+    {
+        return Some(
+            "looks like a device's serial output, not uploader output: did you mean --serial-log?"
+                .into(),
+        );
+    }
+    None
+}
+
+fn read_trace(
+    p: &std::path::Path,
+    notes: &mut Vec<String>,
+) -> Result<Vec<crate::event::Event>, UserError> {
+    let bytes = read_input(p, "trace")?;
+    let t = trace::read(&bytes[..])
+        .map_err(|e| UserError::new(format!("cannot read trace `{}`: {e}", p.display())))?;
+    if t.events.is_empty() {
+        let why = t
+            .skipped
+            .first()
+            .map_or("it has no events".to_string(), |(line, why)| {
+                format!("line {line}: {why}")
+            });
+        return Err(UserError::new(format!("`{}` is not a usable ota-doctor trace: {why}", p.display()))
+            .hint("traces are JSON Lines written by ota-doctor --export; pass plain logs with --serial-log / --host-log"));
+    }
+    if !t.skipped.is_empty() {
+        notes.push(format!(
+            "{} unreadable line(s) in the trace were skipped (first: line {}).",
+            t.skipped.len(),
+            t.skipped[0].0
+        ));
+    }
+    Ok(t.events)
+}
+
 /// Writes the timeline and the findings; the findings are stamped at the end of the
 /// timeline so a replay shows them where the diagnosis was made.
 fn export_trace(
@@ -126,6 +198,13 @@ fn export_trace(
     tl: &crate::timeline::Timeline,
     report: &analysis::Report,
 ) -> Result<(), UserError> {
+    if path.is_dir() {
+        return Err(UserError::new(format!(
+            "cannot write trace `{}`: it is a directory",
+            path.display()
+        ))
+        .hint("give a file name, e.g. --export session.jsonl"));
+    }
     let fail = |e: std::io::Error| {
         UserError::new(format!("cannot write trace `{}`: {e}", path.display()))
             .hint("check that the directory exists and has free space")
@@ -222,7 +301,8 @@ fn collect(
 }
 
 fn check(paths: &[std::path::PathBuf], dirs: &RuleDirs) -> Result<i32, UserError> {
-    let (set, diags) = collect(paths, dirs)?;
+    let (set, mut diags) = collect(paths, dirs)?;
+    diags.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
     let mut s = String::new();
     for d in &diags {
         s.push_str(&format!("{d}\n"));
@@ -277,15 +357,25 @@ fn test(
                 .hint("fix them first: `ota-doctor rules check`"),
         );
     }
-    // Examples of user rules run against the built-ins too, so overlaps show up.
+    if let Some(f) = filter
+        && set.get(f).is_none()
+    {
+        return Err(
+            UserError::new(format!("no rule `{f}` among the rules tested"))
+                .hint("`ota-doctor rules list` shows the ids"),
+        );
+    }
+    // Examples of user rules run against the built-ins too, so overlaps show up; only
+    // the user's own examples are reported.
+    let mine: Vec<String> = set.rules.iter().map(|r| r.id.clone()).collect();
     if !paths.is_empty() {
         let mut all = RuleSet::builtin();
-        let mine: Vec<String> = set.rules.iter().map(|r| r.id.clone()).collect();
         all.rules.retain(|r| !mine.contains(&r.id));
         all.rules.append(&mut set.rules);
         set = all;
     }
-    let results = example::run_all(&set, filter);
+    let mut results = example::run_all(&set, filter);
+    results.retain(|r| mine.contains(&r.rule));
     let (mut pass, mut fail) = (0, 0);
     let mut s = String::new();
     for r in &results {

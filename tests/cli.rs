@@ -191,7 +191,18 @@ fn unusable_input_exits_2_with_a_hint() {
     std::fs::write(&junk, b"\x00\x01garbage\n").unwrap();
     let t = run(&["analyze", "--trace", junk.to_str().unwrap()]);
     assert_eq!(t.status.code(), Some(2));
-    assert!(stderr(&t).contains("not an ota-doctor trace"));
+    assert!(stderr(&t).contains("not a usable ota-doctor trace"));
+    let empty = dir.path().join("empty.log");
+    std::fs::write(&empty, b"").unwrap();
+    let e = run(&[
+        "analyze",
+        "--host-log",
+        empty.to_str().unwrap(),
+        "--serial-log",
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(e.status.code(), Some(2), "{}", stdout(&e));
+    assert!(stderr(&e).contains("no text lines"));
 }
 
 #[test]
@@ -213,7 +224,7 @@ fn binary_noise_and_empty_logs_still_analyse() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("baud-rate garbage"), "{out}");
+    assert!(out.contains("baud rate does not match"), "{out}");
     assert!(out.contains("is empty"), "{out}");
 }
 
@@ -346,4 +357,21 @@ fn explain_prints_the_rule_in_words() {
         "{out}"
     );
     assert!(run(&["rules", "explain", "NOPE"]).status.code() == Some(2));
+}
+
+#[test]
+fn swapped_logs_are_pointed_out() {
+    let o = run(&["analyze", "--serial-log", &example("host.log")]);
+    assert!(o.status.success());
+    assert!(
+        stdout(&o).contains("did you mean --host-log"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&["analyze", "--host-log", &example("serial.log")]);
+    assert!(
+        stdout(&o).contains("did you mean --serial-log"),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -456,6 +456,8 @@ fn options(dict: &str) -> (Fields, String) {
         }
         shown.push(match &v {
             Value::Str(s) => format!("'{k}': '{s}'"),
+            Value::Bool(true) => format!("'{k}': True"),
+            Value::Bool(false) => format!("'{k}': False"),
             other => format!("'{k}': {other}"),
         });
         f.insert(k, v);

@@ -236,7 +236,9 @@ fn patterns() -> Vec<Pattern> {
         ),
         p(
             "wifi.ip",
-            r"(?i)(?:\bIP(?:\s+address)?(?:\s+is)?\s*[:=]\s*|got ip\s*:?\s*|sta ip:\s*)(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})",
+            // Only the device's own address: a line that starts with it ("IP address:",
+            // "WiFi connected, IP: …", "Local IP …"), not "Gateway IP" or "broker IP".
+            r"(?i)(?:^(?:[A-Z]:\s*)?(?:(?:wi-?fi\s+)?connected[,.!]?\s*|local\s+|my\s+|sta(?:tion)?\s+)?IP(?:\s+address)?(?:\s+is)?\s*[:=]?\s*|got ip\s*:?\s*|sta ip:\s*)(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})",
             |c, f| s(f, "ip", c, 1),
         ),
     ]
@@ -424,6 +426,13 @@ mod tests {
             Value::from("10.0.0.5")
         );
         assert_eq!(kind("Connecting to MQTT 192.168.1.2"), "line");
+        assert_eq!(kind("Gateway IP: 10.0.0.1"), "line");
+        assert_eq!(kind("MQTT broker IP: 10.0.0.2"), "line");
+        assert_eq!(
+            field("WiFi connected, IP: 10.0.0.7", "ip"),
+            Value::from("10.0.0.7")
+        );
+        assert_eq!(field("Local IP 10.0.0.8", "ip"), Value::from("10.0.0.8"));
     }
 
     #[test]

@@ -203,17 +203,22 @@ pub fn static_match(sel: &Sel, e: &Event) -> bool {
             return false;
         }
     }
-    sel.conds.iter().all(|c| {
-        matches!(c.rhs, Operand::Ref { .. })
-            || cond_holds(c, field_value(e, &c.field).as_ref(), None)
+    sel.conds.iter().all(|c| match &c.rhs {
+        Operand::Ref { .. } => true,
+        Operand::Field(other) => cond_holds(
+            c,
+            field_value(e, &c.field).as_ref(),
+            field_value(e, other).as_ref(),
+        ),
+        _ => cond_holds(c, field_value(e, &c.field).as_ref(), None),
     })
 }
 
 /// Compares a field value with a condition; `reference` carries the value of a `ref`.
 fn cond_holds(c: &Cond, v: Option<&Value>, reference: Option<&Value>) -> bool {
     let rhs = match (&c.rhs, reference) {
-        (Operand::Ref { .. }, Some(r)) => Some(r.clone()),
-        (Operand::Ref { .. }, None) => return false,
+        (Operand::Ref { .. } | Operand::Field(_), Some(r)) => Some(r.clone()),
+        (Operand::Ref { .. } | Operand::Field(_), None) => return false,
         (Operand::Lit(l), _) => Some(l.clone()),
         _ => None,
     };

@@ -122,13 +122,42 @@ pub const CAUSES: &[&str] = &[
     "ok",
 ];
 
+/// "unknown field `mesage`, expected one of `id`, `message`, …" → "did you mean `message`?"
+fn unknown_field_hint(msg: &str) -> String {
+    let names: Vec<&str> = msg.split('`').skip(1).step_by(2).collect();
+    match names.split_first() {
+        Some((bad, known)) => match vocab::suggest(bad, known.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("allowed here: {}", known.join(", ")),
+        },
+        None => "check the spelling; see README.md, \"Writing a rule\"".into(),
+    }
+}
+
+/// The regex crate draws a caret under the fault; keep its message and where it points.
+fn regex_error(full: &str) -> String {
+    let lines: Vec<&str> = full.lines().collect();
+    let msg = lines
+        .last()
+        .map_or("invalid regex", |l| l.trim().trim_start_matches("error: "));
+    let caret = lines.iter().position(|l| l.trim_start().starts_with('^'));
+    match caret {
+        Some(c) if c > 0 => {
+            let col = lines[c].find('^').unwrap_or(0);
+            let at: String = lines[c - 1].chars().skip(col).take(20).collect();
+            format!("{msg} at `{}`", at.trim_end())
+        }
+        _ => msg.to_string(),
+    }
+}
+
 /// Parses and checks one rule file. Returns every problem found, not just the first.
 pub fn load_rule(file: &str, src: &str) -> Result<Rule, Vec<Diagnostic>> {
     let loc = Locator::new(file, src);
     let raw: RawRule = toml::from_str(src).map_err(|e| {
         let mut d = loc.at(e.span(), "", e.message().trim().to_string());
         if e.message().contains("unknown field") {
-            d = d.hint("check the spelling; docs: README.md, section \"Writing a rule\"");
+            d = d.hint(unknown_field_hint(e.message()));
         }
         vec![d]
     })?;
@@ -404,13 +433,7 @@ impl Compiler<'_> {
         {
             Ok(r) => Some(r),
             Err(e) => {
-                let msg = e
-                    .to_string()
-                    .lines()
-                    .last()
-                    .unwrap_or("invalid regex")
-                    .trim()
-                    .to_string();
+                let msg = regex_error(&e.to_string());
                 self.err(re.span(), path, format!("bad regex: {msg}"))
                     .hint = Some("patterns use Rust regex syntax: no look-around or backreferences; use '''…''' to avoid escaping".into());
                 None
@@ -421,7 +444,7 @@ impl Compiler<'_> {
     /// `where.f = value` (equality) or `where.f = { op = value, op2 = value2 }` (all hold).
     fn conds(&mut self, field: &str, v: &S<toml::Value>, path: &str) -> Vec<Cond> {
         let pairs: Vec<(Op, toml::Value)> = match v.get_ref() {
-            toml::Value::Table(t) if !t.contains_key("ref") => {
+            toml::Value::Table(t) if !t.contains_key("ref") && !t.contains_key("field") => {
                 let mut out = Vec::new();
                 for (k, val) in t {
                     match Op::parse(k) {
@@ -460,6 +483,11 @@ impl Compiler<'_> {
         span: std::ops::Range<usize>,
         path: &str,
     ) -> Option<Operand> {
+        if let toml::Value::Table(t) = v
+            && let Some(toml::Value::String(f)) = t.get("field")
+        {
+            return Some(Operand::Field(f.clone()));
+        }
         if let toml::Value::Table(t) = v
             && let Some(toml::Value::String(r)) = t.get("ref")
         {
@@ -828,6 +856,16 @@ mod tests {
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(e[0].message.contains("bad regex"), "{}", e[0]);
         assert_eq!(e[0].line, 9);
+        let e = errors(
+            "[sel.s]\nsource = \"serial\"\nregex = '''MQTT (reconnect'''\n[[when]]\nsteps = [ { match = \"s\" } ]\n",
+        );
+        assert!(
+            e[0].message.contains("unclosed group at `(reconnect`"),
+            "{}",
+            e[0]
+        );
+        let e = load_rule("u.toml", &HEAD.replace("message", "mesage")).unwrap_err();
+        assert_eq!(e[0].hint.as_deref(), Some("did you mean `message`?"));
     }
 
     #[test]

@@ -89,6 +89,12 @@ impl RuleSet {
                 .collect();
             paths.retain(|p| p.extension().is_some_and(|e| e == "toml"));
             paths.sort();
+            if paths.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no *.toml rule files in this directory",
+                ));
+            }
             for p in paths {
                 files.push((p.display().to_string(), std::fs::read_to_string(&p)?));
             }

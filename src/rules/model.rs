@@ -77,6 +77,8 @@ pub enum Operand {
         sel: usize,
         field: String,
     },
+    /// Another field of the same event (`{ field = "max" }`).
+    Field(String),
     Re(Regex),
     None,
 }

@@ -29,6 +29,13 @@ impl Labels {
 pub fn render(report: &Report, tl: &Timeline, labels: &Labels) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", summary_line(tl));
+    if let Some(n) = report
+        .notes
+        .first()
+        .filter(|n| n.starts_with("The latest upload succeeded"))
+    {
+        let _ = writeln!(out, "{n}");
+    }
     if report.findings.is_empty() {
         let _ = writeln!(out, "\nNo diagnosis.");
     }
@@ -38,7 +45,11 @@ pub fn render(report: &Report, tl: &Timeline, labels: &Labels) -> String {
     }
     if !report.notes.is_empty() {
         let _ = writeln!(out, "\nNotes");
-        for n in &report.notes {
+        for n in report
+            .notes
+            .iter()
+            .filter(|n| !n.starts_with("The latest upload succeeded"))
+        {
             let _ = writeln!(out, "  - {n}");
         }
     }
