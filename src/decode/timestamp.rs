@@ -28,7 +28,7 @@ pub struct Stamp {
 pub const DAY_US: i64 = 86_400_000_000;
 
 static ISO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\[?(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,6}))?(?:Z|[+-]\d{2}:?\d{2})?\]?(?:\s*>)?\s?").unwrap()
+    Regex::new(r"^\[?(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,6}))?(Z|([+-])(\d{2}):?(\d{2}))?\]?(?:\s*>)?\s?").unwrap()
 });
 static BRACKET: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\[(\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,6}))?\]\s?").unwrap());
@@ -55,6 +55,16 @@ pub fn split(line: &str) -> (Option<Stamp>, &str) {
                 num(&c, 6),
                 c.get(7).map(|m| m.as_str()),
             );
+        // An explicit offset is honoured (the stamp becomes UTC); local times stay local.
+        let offset = match c.get(9).map(|m| m.as_str()) {
+            Some(sign) => {
+                let minutes = num(&c, 10) * 60 + num(&c, 11);
+                let us = minutes * 60_000_000;
+                if sign == "+" { us } else { -us }
+            }
+            None => 0,
+        };
+        let us = us - offset;
         return (
             Some(Stamp {
                 us,
@@ -173,6 +183,8 @@ mod tests {
         assert_eq!(s.clock, Clock::Epoch);
         assert_eq!(s.us, 1_704_164_645_678_000);
         assert_eq!(rest, "rst:0x1");
+        let (plus, _) = split("2024-01-02T05:04:05.678+02:00 x");
+        assert_eq!(plus.unwrap().us, s.us);
         let (s2, _) = split("[2024-01-02 03:04:05.678] x");
         assert_eq!(s2.unwrap().us, s.us);
     }

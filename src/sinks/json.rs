@@ -17,7 +17,7 @@ pub fn render(report: &Report, tl: &Timeline) -> Value {
                 .map(|&i| {
                     let e = &tl.events[i];
                     json!({
-                        "t": ((e.t_us - start) as f64 / 1000.0).round() / 1000.0,
+                        "t": (e.t_us.saturating_sub(start) as f64 / 1000.0).round() / 1000.0,
                         "source": e.source.name(),
                         "kind": e.kind,
                         "text": e.text,

@@ -128,10 +128,13 @@ fn evidence_line(e: &Event, labels: &Labels) -> String {
     } else {
         labels.of(e.source).to_string()
     };
-    let time = if e.timed {
+    // `~` marks a time borrowed from the line before (the line had no stamp).
+    let time = if e.timed && e.approx {
+        format!("~{} ", format_tod(e.t_us))
+    } else if e.timed {
         format!("{}  ", format_tod(e.t_us))
     } else {
-        String::new()
+        " ".repeat(15)
     };
     let text: String = e.text.chars().take(160).collect();
     format!("{place:<16} {time}{text}")
