@@ -134,7 +134,7 @@ fn evidence_line(e: &Event, labels: &Labels) -> String {
     } else if e.timed {
         format!("{}  ", format_tod(e.t_us))
     } else {
-        " ".repeat(15)
+        " ".repeat(14)
     };
     let text: String = e.text.chars().take(160).collect();
     format!("{place:<16} {time}{text}")
