@@ -37,6 +37,9 @@ pub struct AnalyzeArgs {
     /// The uploader's output (espota.py, PlatformIO, Arduino IDE, ESPHome).
     #[arg(long, value_name = "FILE")]
     pub host_log: Option<PathBuf>,
+    /// A packet capture of the upload (pcap or pcapng, e.g. from tcpdump or Wireshark).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
     /// A trace recorded by ota-doctor (JSON Lines).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,

@@ -47,9 +47,10 @@ pub fn load_rules(dirs: &RuleDirs) -> Result<RuleSet, UserError> {
 }
 
 fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
-    if a.serial_log.is_none() && a.host_log.is_none() && a.trace.is_none() {
-        return Err(UserError::new("nothing to analyze")
-            .hint("give at least one of --serial-log FILE, --host-log FILE, --trace FILE"));
+    if a.serial_log.is_none() && a.host_log.is_none() && a.trace.is_none() && a.pcap.is_none() {
+        return Err(UserError::new("nothing to analyze").hint(
+            "give at least one of --serial-log FILE, --host-log FILE, --pcap FILE, --trace FILE",
+        ));
     }
     let set = load_rules(&a.rules)?;
     let mut b = Builder::new();
@@ -69,6 +70,27 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
             _ => labels.host = Some(name),
         }
         b.log(source, log);
+    }
+    if let Some(p) = &a.pcap {
+        let bytes = read_input(p, "capture")?;
+        let (log, packets) = crate::decode::net::decode_capture(&bytes).map_err(|e| {
+            UserError::new(format!("cannot read capture `{}`: {e}", p.display()))
+                .hint("give a .pcap or .pcapng file (tcpdump -w, Wireshark 'Save As')")
+        })?;
+        notes.extend(
+            log.notes
+                .iter()
+                .map(|n| format!("In `{}`: {n}.", p.display())),
+        );
+        if log.events.is_empty() {
+            notes.push(format!(
+                "`{}`: {packets} IPv4 packet(s), none of them ArduinoOTA traffic.",
+                p.display()
+            ));
+        }
+        lines += packets;
+        labels.net = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        b.log(Source::Net, log);
     }
     if let Some(p) = &a.trace {
         let events = read_trace(p, &mut notes)?;

@@ -83,6 +83,10 @@ impl Builder {
                     timed.insert(src);
                     // Time-of-day and dated logs can only be compared on the time of day.
                     let wrap = clock == Clock::Epoch && !epoch_only;
+                    if let Some(end) = log.end_us {
+                        let end = if wrap { end.rem_euclid(DAY_US) } else { end };
+                        self.end_us = Some(self.end_us.map_or(end, |e| e.max(end)));
+                    }
                     self.events.extend(log.events.into_iter().map(|mut e| {
                         if wrap {
                             e.t_us = e.t_us.rem_euclid(DAY_US);

@@ -2,6 +2,7 @@
 
 pub mod host;
 pub mod lines;
+pub mod net;
 mod pydict;
 mod recognizer;
 pub mod redact;
@@ -40,6 +41,9 @@ pub struct DecodedLog {
     pub cut_lines: usize,
     /// Things the user should know about how the file was read.
     pub notes: Vec<String>,
+    /// When recording ended, if later than the last event (a capture keeps running
+    /// through silence, and silence is what absence rules measure).
+    pub end_us: Option<i64>,
 }
 
 /// Decodes a whole saved log (serial or uploader output).

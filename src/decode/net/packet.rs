@@ -1,0 +1,288 @@
+//! Frames → IPv4 packets with their UDP, TCP or ICMP layer. Every length is checked
+//! against the bytes actually present; anything that does not add up is skipped.
+
+use super::pcap::LinkType;
+use std::net::Ipv4Addr;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packet<'a> {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub layer: Layer<'a>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Layer<'a> {
+    Udp {
+        sport: u16,
+        dport: u16,
+        payload: &'a [u8],
+    },
+    Tcp {
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        window: u16,
+        payload: &'a [u8],
+    },
+    /// Destination unreachable, with what it quotes of the datagram that caused it.
+    IcmpUnreachable { code: u8, orig: Option<Quoted> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quoted {
+    pub proto: u8,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub sport: u16,
+    pub dport: u16,
+}
+
+pub const FIN: u8 = 0x01;
+pub const SYN: u8 = 0x02;
+pub const RST: u8 = 0x04;
+pub const ACK: u8 = 0x10;
+
+/// The IPv4 packet inside a frame of the given link type, if any.
+pub fn ip_payload(link: LinkType, f: &[u8]) -> Option<&[u8]> {
+    let (ethertype, rest) = match link {
+        LinkType::Ethernet => {
+            let mut at = 12;
+            let mut et = u16::from_be_bytes(f.get(at..at + 2)?.try_into().ok()?);
+            // 802.1Q VLAN tags.
+            while et == 0x8100 || et == 0x88A8 {
+                at += 4;
+                et = u16::from_be_bytes(f.get(at..at + 2)?.try_into().ok()?);
+            }
+            (et, f.get(at + 2..)?)
+        }
+        LinkType::LinuxSll => (
+            u16::from_be_bytes(f.get(14..16)?.try_into().ok()?),
+            f.get(16..)?,
+        ),
+        LinkType::LinuxSll2 => (
+            u16::from_be_bytes(f.get(0..2)?.try_into().ok()?),
+            f.get(20..)?,
+        ),
+        LinkType::Null => (0x0800, f.get(4..)?),
+        LinkType::Raw => (0x0800, f),
+        LinkType::Other(_) => return None,
+    };
+    (ethertype == 0x0800).then_some(rest)
+}
+
+pub fn parse(link: LinkType, frame: &[u8]) -> Option<Packet<'_>> {
+    let ip = ip_payload(link, frame)?;
+    let (src, dst, proto, body) = ipv4(ip)?;
+    let layer = match proto {
+        17 => udp(body)?,
+        6 => tcp(body)?,
+        1 => icmp(body)?,
+        _ => return None,
+    };
+    Some(Packet { src, dst, layer })
+}
+
+fn ipv4(ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8, &[u8])> {
+    let first = *ip.first()?;
+    let ihl = usize::from(first & 0x0F) * 4;
+    if first >> 4 != 4 || ihl < 20 {
+        return None;
+    }
+    let total = usize::from(u16::from_be_bytes(ip.get(2..4)?.try_into().ok()?));
+    let frag = u16::from_be_bytes(ip.get(6..8)?.try_into().ok()?);
+    // Only whole datagrams: OTA messages are small, and a fragment's ports are not known.
+    if frag & 0x3FFF != 0 {
+        return None;
+    }
+    let src = Ipv4Addr::from(<[u8; 4]>::try_from(ip.get(12..16)?).ok()?);
+    let dst = Ipv4Addr::from(<[u8; 4]>::try_from(ip.get(16..20)?).ok()?);
+    let end = total.min(ip.len());
+    Some((src, dst, ip[9], ip.get(ihl..end)?))
+}
+
+fn ports(b: &[u8]) -> Option<(u16, u16)> {
+    Some((
+        u16::from_be_bytes(b.get(0..2)?.try_into().ok()?),
+        u16::from_be_bytes(b.get(2..4)?.try_into().ok()?),
+    ))
+}
+
+fn udp(b: &[u8]) -> Option<Layer<'_>> {
+    let (sport, dport) = ports(b)?;
+    let len = usize::from(u16::from_be_bytes(b.get(4..6)?.try_into().ok()?));
+    let payload = b.get(8..len.min(b.len()).max(8))?;
+    Some(Layer::Udp {
+        sport,
+        dport,
+        payload,
+    })
+}
+
+fn tcp(b: &[u8]) -> Option<Layer<'_>> {
+    let (sport, dport) = ports(b)?;
+    let word = |at: usize| {
+        b.get(at..at + 4)
+            .and_then(|s| s.try_into().ok())
+            .map(u32::from_be_bytes)
+    };
+    let off = usize::from(*b.get(12)? >> 4) * 4;
+    if off < 20 {
+        return None;
+    }
+    Some(Layer::Tcp {
+        sport,
+        dport,
+        seq: word(4)?,
+        ack: word(8)?,
+        flags: *b.get(13)?,
+        window: u16::from_be_bytes(b.get(14..16)?.try_into().ok()?),
+        payload: b.get(off..)?,
+    })
+}
+
+fn icmp(b: &[u8]) -> Option<Layer<'_>> {
+    if *b.first()? != 3 {
+        return None;
+    }
+    let code = *b.get(1)?;
+    let orig = b.get(8..).and_then(|q| {
+        let (src, dst, proto, body) = ipv4(q).or_else(|| quoted_header(q))?;
+        let (sport, dport) = ports(body)?;
+        Some(Quoted {
+            proto,
+            src,
+            dst,
+            sport,
+            dport,
+        })
+    });
+    Some(Layer::IcmpUnreachable { code, orig })
+}
+
+/// The quoted header's total length is the original's, longer than what was quoted.
+fn quoted_header(q: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8, &[u8])> {
+    let ihl = usize::from(q.first()? & 0x0F) * 4;
+    let src = Ipv4Addr::from(<[u8; 4]>::try_from(q.get(12..16)?).ok()?);
+    let dst = Ipv4Addr::from(<[u8; 4]>::try_from(q.get(16..20)?).ok()?);
+    Some((src, dst, *q.get(9)?, q.get(ihl..)?))
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    /// Builds an Ethernet/IPv4 frame around a transport payload (test helper).
+    pub fn frame(src: [u8; 4], dst: [u8; 4], proto: u8, transport: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        let total = (20 + transport.len()) as u16;
+        f.extend_from_slice(&[
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            proto,
+            0,
+            0,
+        ]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(transport);
+        f
+    }
+
+    pub fn udp_bytes(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut u = sport.to_be_bytes().to_vec();
+        u.extend_from_slice(&dport.to_be_bytes());
+        u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(payload);
+        u
+    }
+
+    #[test]
+    fn udp_invitation() {
+        let f = frame(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            17,
+            &udp_bytes(50000, 3232, b"0 40000 123 abc\n"),
+        );
+        let p = parse(LinkType::Ethernet, &f).unwrap();
+        assert_eq!(p.dst, Ipv4Addr::new(10, 0, 0, 2));
+        assert_eq!(
+            p.layer,
+            Layer::Udp {
+                sport: 50000,
+                dport: 3232,
+                payload: b"0 40000 123 abc\n"
+            }
+        );
+    }
+
+    #[test]
+    fn icmp_port_unreachable_quotes_the_invitation() {
+        let quoted = frame(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            17,
+            &udp_bytes(50000, 8266, b"0 1 2 x\n"),
+        );
+        let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+        icmp.extend_from_slice(&quoted[14..14 + 28]);
+        let f = frame([10, 0, 0, 2], [10, 0, 0, 1], 1, &icmp);
+        let Layer::IcmpUnreachable { code, orig } = parse(LinkType::Ethernet, &f).unwrap().layer
+        else {
+            panic!()
+        };
+        assert_eq!(code, 3);
+        assert_eq!(orig.unwrap().dport, 8266);
+    }
+
+    #[test]
+    fn hostile_frames_are_skipped_not_panicked_on() {
+        let good = frame([1, 1, 1, 1], [2, 2, 2, 2], 17, &udp_bytes(1, 2, &[7; 64]));
+        for cut in 0..good.len() {
+            let _ = parse(LinkType::Ethernet, &good[..cut]);
+        }
+        let mut lying = good.clone();
+        lying[14 + 2] = 0xFF; // total length beyond the frame
+        lying[14 + 20 + 4] = 0xFF; // UDP length beyond the frame
+        assert!(parse(LinkType::Ethernet, &lying).is_some());
+        let mut frag = good.clone();
+        frag[14 + 6] = 0x20; // more fragments
+        assert!(parse(LinkType::Ethernet, &frag).is_none());
+        for link in [
+            LinkType::LinuxSll,
+            LinkType::LinuxSll2,
+            LinkType::Null,
+            LinkType::Raw,
+            LinkType::Other(9),
+        ] {
+            let _ = parse(link, &good);
+        }
+    }
+
+    #[test]
+    fn sixty_four_kilobyte_invitation() {
+        let big = vec![b'9'; 65_000];
+        let f = frame(
+            [1, 1, 1, 1],
+            [2, 2, 2, 2],
+            17,
+            &udp_bytes(1, 3232, &big[..65_000 - 28]),
+        );
+        assert!(matches!(
+            parse(LinkType::Ethernet, &f).unwrap().layer,
+            Layer::Udp { .. }
+        ));
+    }
+}
