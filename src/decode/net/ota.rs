@@ -254,11 +254,9 @@ impl OtaDecoder {
             }
             s.sent += payload.len() as u64;
             s.last_data = t;
-            let pct = if s.size == 0 {
-                100
-            } else {
-                (s.sent * 100 / s.size).min(100)
-            };
+            let pct = (s.sent * 100)
+                .checked_div(s.size)
+                .map_or(100, |p| p.min(100));
             if pct >= s.next_percent {
                 s.next_percent = (pct / 10 + 1) * 10;
                 out.push(

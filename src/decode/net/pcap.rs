@@ -154,7 +154,7 @@ fn read_pcapng(b: &[u8]) -> Capture<'_> {
         let len = len as usize;
         let Some(block) = b
             .get(at..at.saturating_add(len))
-            .filter(|_| len >= 12 && len % 4 == 0)
+            .filter(|_| len >= 12 && len.is_multiple_of(4))
         else {
             cap.truncated = Some(format!(
                 "a block at byte {at} is cut off or has a bad length ({len})"
