@@ -405,8 +405,7 @@ mod tests {
         assert_eq!(res.fields["verdict"], "ok".into());
         assert_eq!(
             ev.iter()
-                .filter(|e| e.kind == "ota.progress")
-                .last()
+                .rfind(|e| e.kind == "ota.progress")
                 .unwrap()
                 .fields["percent"],
             100i64.into()
