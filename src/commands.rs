@@ -89,6 +89,7 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
             ));
         }
         lines += packets;
+        b.packets(packets);
         labels.net = p.file_name().map(|n| n.to_string_lossy().into_owned());
         b.log(Source::Net, log);
     }

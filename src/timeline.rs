@@ -19,6 +19,8 @@ pub struct Timeline {
     pub facts: BTreeMap<String, Value>,
     /// Capture end (µs): absence rules may only look up to here.
     pub end_us: i64,
+    /// Packets read from captures (most are not OTA events).
+    pub packets: usize,
 }
 
 /// Collects inputs, then builds the [`Timeline`].
@@ -28,6 +30,7 @@ pub struct Builder {
     events: Vec<Event>,
     sources: BTreeSet<Source>,
     end_us: Option<i64>,
+    packets: usize,
 }
 
 impl Builder {
@@ -56,6 +59,11 @@ impl Builder {
     /// Declares a source as captured even if it produced nothing (silence is evidence).
     pub fn captured(&mut self, s: Source) -> &mut Self {
         self.sources.insert(s);
+        self
+    }
+
+    pub fn packets(&mut self, n: usize) -> &mut Self {
+        self.packets += n;
         self
     }
 
@@ -116,6 +124,7 @@ impl Builder {
             timed,
             facts,
             end_us,
+            packets: self.packets,
         }
     }
 }

@@ -119,6 +119,7 @@ fn unanswered_connect_back_is_a_firewall() {
     ]);
     let v = analyze(&[("--pcap", &cap)]);
     assert_eq!(top(&v), "host_firewall", "{v:#}");
+    assert_eq!(v["inputs"]["packets"], 5);
 }
 
 #[test]

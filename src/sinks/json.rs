@@ -41,7 +41,7 @@ pub fn render(report: &Report, tl: &Timeline) -> Value {
         "inputs": {
             "serial_lines": tl.count(Source::Serial),
             "host_lines": tl.count(Source::Host),
-            "packets": tl.count(Source::Net),
+            "packets": tl.packets.max(tl.count(Source::Net)),
         },
         "notes": report.notes,
     })
