@@ -375,3 +375,49 @@ fn swapped_logs_are_pointed_out() {
         stdout(&o)
     );
 }
+
+#[test]
+fn a_crash_after_end_in_an_untimed_serial_log_is_not_during_the_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s.log");
+    let h = dir.path().join("h.log");
+    std::fs::write(&s, "Start updating sketch\nProgress: 50%\nProgress: 100%\nEnd\nGuru Meditation Error: Core  1 panic'ed (LoadProhibited). Exception was unhandled.\n").unwrap();
+    std::fs::write(&h, "10:00:00 [INFO]: Sending invitation to: 10.0.0.9\nUploading: [====] 100% Done...\n10:00:09 [INFO]: Result: OK\n").unwrap();
+    let o = run(&[
+        "analyze",
+        "--serial-log",
+        s.to_str().unwrap(),
+        "--host-log",
+        h.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let causes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["cause"].as_str().unwrap())
+        .collect();
+    assert_eq!(causes.first(), Some(&"ok"), "{causes:?}");
+}
+
+#[test]
+fn traces_from_elsewhere_are_redacted_on_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t.jsonl");
+    std::fs::write(&t, "{\"t_us\":1,\"source\":\"host\",\"kind\":\"line\",\"text\":\"espota.py -i 1.2.3.4 --auth=TRSECRET1 -f x\",\"fields\":{\"auth\":\"TRSECRET1\"}}\n").unwrap();
+    let out = dir.path().join("o.jsonl");
+    let o = run(&[
+        "analyze",
+        "--trace",
+        t.to_str().unwrap(),
+        "--format",
+        "json",
+        "--export",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert!(!stdout(&o).contains("TRSECRET1"));
+    assert!(!std::fs::read_to_string(&out).unwrap().contains("TRSECRET1"));
+}

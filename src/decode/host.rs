@@ -536,6 +536,7 @@ fn espota_command(line: &str) -> Option<(Fields, String)> {
                 let _ = value();
                 set(&mut f, "auth_set", true);
             }
+            a if a.starts_with("-a") && !a.starts_with("--") => set(&mut f, "auth_set", true),
             "-f" | "--file" => set(&mut f, "image", value().unwrap_or_default()),
             "-s" | "--spiffs" => set(&mut f, "spiffs", true),
             _ => {}

@@ -9,12 +9,25 @@ use std::sync::LazyLock;
 
 const MASK: &str = "***";
 
-static FLAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"(?:^|[\s"'“‘])(?:--auth|--password|-a)(?:=|\s+)"#).unwrap());
+// argparse accepts unique prefixes (--au=) and a short option glued to its value (-apw).
+static FLAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:^|[\s"'“‘=])(?:--au(?:th?)?|--auth|--password|-a)(?:=|\s+)"#).unwrap()
+});
+/// On espota command lines only, `-a` may be glued to its value (`ls -al` is not a password).
+static FLAG_GLUED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:^|[\s"'“‘=])(?:(?:--au(?:th?)?|--auth|--password)(?:=|\s+)|-a(?:=|\s+)?)"#)
+        .unwrap()
+});
 static NEXT_FLAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s-{1,2}[A-Za-z]").unwrap());
 static KEYED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)((?:^|[\s{(,])['"‘’“”]?(?:auth|password)['"‘’“”]?\s*[:=]\s*)(['"‘’“”])([^'"‘’“”]*)(['"‘’“”])"#).unwrap()
+    Regex::new(r#"(?i)((?:^|[\s{(,])['"‘’“”]?(?:auth|password)['"‘’“”]?\s*[:=]\s*[bu]?)(['"‘’“”])([^'"‘’“”]*)(['"‘’“”]|$)"#).unwrap()
 });
+/// Unquoted `password=x` (arduino-cli --upload-field, upload.field.password=x).
+static BARE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"(?i)(\bpassword\s*=\s*)([^\s'"‘’“”*][^\s]*)"#).unwrap());
+/// Sketch source pasted into a log.
+static SKETCH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"(setPassword(?:Hash)?\s*\(\s*")([^"]*)(")"#).unwrap());
 static YAML: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)^(\s*-?\s*(?:ota_)?password:\s*)(\S.*)$").unwrap());
 
@@ -31,21 +44,36 @@ pub fn redact(line: &str) -> Cow<'_, str> {
         });
         out = Cow::Owned(replaced.into_owned());
     }
+    for re in [&*BARE, &*SKETCH] {
+        if re.is_match(&out) {
+            out = Cow::Owned(
+                re.replace_all(&out, |c: &regex::Captures<'_>| {
+                    format!("{}{MASK}{}", &c[1], c.get(3).map_or("", |m| m.as_str()))
+                })
+                .into_owned(),
+            );
+        }
+    }
     if YAML.is_match(&out) {
         out = Cow::Owned(YAML.replace(&out, format!("${{1}}{MASK}")).into_owned());
     }
-    if FLAG.is_match(&out) {
-        out = Cow::Owned(redact_flags(&out));
+    let flag = if out.to_ascii_lowercase().contains("espota") {
+        &*FLAG_GLUED
+    } else {
+        &*FLAG
+    };
+    if flag.is_match(&out) {
+        out = Cow::Owned(redact_flags(&out, flag));
     }
     out
 }
 
 /// A flag's value runs to the next flag or the end of the line: passwords may contain
 /// spaces and quotes, and a value cut short would leak its tail.
-fn redact_flags(line: &str) -> String {
+fn redact_flags(line: &str, flag: &Regex) -> String {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
-    while let Some(m) = FLAG.find(rest) {
+    while let Some(m) = flag.find(rest) {
         out.push_str(&rest[..m.end()]);
         let tail = &rest[m.end()..];
         let end = NEXT_FLAG.find(tail).map_or(tail.len(), |n| n.start());
@@ -88,6 +116,18 @@ mod tests {
         clean("espota.py -i 1.2.3.4 -a 'pass word' -f x.bin", "pass word");
         clean("espota.py -i 1.2.3.4 -a\tsecret -f x.bin", "secret");
         clean("upload_flags = --auth=hunter3", "hunter3");
+        clean("upload_flags=--auth=SECRET", "SECRET");
+        clean(
+            "python3 espota.py -i 1.2.3.4 -aHUNTER2 -f fw.bin",
+            "HUNTER2",
+        );
+        clean("espota.py -i 1.2.3.4 --au=SECRET -f x", "SECRET");
+        clean(
+            "arduino-cli upload -p 1.2.3.4 --upload-field password=SECRET",
+            "SECRET",
+        );
+        clean("upload.field.password=SECRET", "SECRET");
+        clean("ArduinoOTA.setPassword(\"SECRET\");", "SECRET");
         let r = redact("espota.py -i 1.2.3.4 --auth=pw -p 3232 -f x.bin");
         assert!(r.contains("-p 3232") && r.contains("-f x.bin"), "{r}");
     }
@@ -100,6 +140,8 @@ mod tests {
         );
         clean("Options: {‘auth’: ‘Set4OTA’, ‘esp_port’: 8266}", "Set4OTA");
         clean("Options: Namespace(auth='pw x', debug=True)", "pw x");
+        clean("Options: {'auth': b'SECRET', 'esp_port': 1}", "SECRET");
+        clean("Options: {'esp_ip': '1.2.3.4', 'auth': 'SECRET", "SECRET");
         clean("  password: \"s3cret\"", "s3cret");
         assert_eq!(
             redact("'auth': '*** --port=8266'"),

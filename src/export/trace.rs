@@ -69,7 +69,13 @@ pub fn read(r: impl BufRead) -> io::Result<ReadTrace> {
             continue;
         }
         match serde_json::from_str::<Event>(text) {
-            Ok(e) => out.events.push(e),
+            Ok(mut e) => {
+                // A trace from elsewhere (or an older version) may carry a password.
+                e.text = crate::decode::redact::redact(&e.text).into_owned();
+                e.fields
+                    .retain(|k, _| !matches!(k.as_str(), "auth" | "password"));
+                out.events.push(e);
+            }
             Err(err) => out.skipped.push((n, err.to_string())),
         }
     }
