@@ -19,6 +19,7 @@ pub struct Finding {
     pub references: Vec<String>,
     /// Indices into the timeline's events.
     pub evidence: Vec<usize>,
+    pub attempt: u32,
 }
 
 #[derive(Debug, Default)]
@@ -97,6 +98,7 @@ fn finding(set: &RuleSet, f: &Fired) -> Finding {
         decide: r.decide.clone(),
         references: r.references.clone(),
         evidence: f.evidence.clone(),
+        attempt: f.attempt,
     }
 }
 

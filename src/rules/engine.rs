@@ -29,6 +29,8 @@ pub struct Fired {
     pub message: String,
     /// Other branches of the same rule that also matched.
     pub corroborating: usize,
+    /// The latest upload attempt the evidence belongs to (0: not tied to one).
+    pub attempt: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -130,11 +132,20 @@ pub fn evaluate(rules: &[Rule], tl: &Timeline) -> Evaluation {
                 .iter()
                 .flat_map(|(_, b)| b.iter().map(|x| x.1))
                 .collect();
+            // The attempts the evidence belongs to; the symptoms shown come from them.
+            let attempts: Vec<u32> = evidence
+                .iter()
+                .map(|&i| tl.attempt[i])
+                .filter(|&a| a > 0)
+                .collect();
+            let same_attempt =
+                |i: &usize| attempts.is_empty() || attempts.contains(&tl.attempt[*i]);
             evidence.extend(
                 br.context
                     .iter()
-                    .flat_map(|&s| hits[s].iter().take(3).copied()),
+                    .flat_map(|&s| hits[s].iter().copied().filter(same_attempt).take(3)),
             );
+            let attempt = attempts.iter().copied().max().unwrap_or(0);
             evidence.sort_unstable();
             evidence.dedup();
             let extra = matched.len() - 1;
@@ -147,6 +158,7 @@ pub fn evaluate(rules: &[Rule], tl: &Timeline) -> Evaluation {
                 severity: br.severity.unwrap_or(rule.severity),
                 message: render(template, rule, bound, tl),
                 corroborating: extra,
+                attempt,
             });
         }
     }
