@@ -6,7 +6,7 @@ use crate::decode::decode_log;
 use crate::error::{UserError, read_input};
 use crate::event::Source;
 use crate::export::trace;
-use crate::rules::{RuleSet, example, vocab};
+use crate::rules::{RuleSet, example};
 use crate::sinks::{json, text};
 use crate::timeline::Builder;
 use std::io::Write;
@@ -498,6 +498,5 @@ fn sel_words(s: &crate::rules::model::Sel) -> String {
     for c in &s.conds {
         w.push_str(&format!(" [{} {:?}]", c.field, c.op).to_lowercase());
     }
-    let _ = vocab::has_kind;
     w
 }
