@@ -19,7 +19,6 @@ pub struct Finding {
     pub references: Vec<String>,
     /// Indices into the timeline's events.
     pub evidence: Vec<usize>,
-    pub attempt: u32,
 }
 
 #[derive(Debug, Default)]
@@ -98,7 +97,6 @@ fn finding(set: &RuleSet, f: &Fired) -> Finding {
         decide: r.decide.clone(),
         references: r.references.clone(),
         evidence: f.evidence.clone(),
-        attempt: f.attempt,
     }
 }
 

@@ -2,6 +2,7 @@
 //! with tcpdump from a simulated device come with the network issue; these check the
 //! reader, the decoder and the network rules together.)
 
+use ota_doctor::decode::net::build::{self, udp};
 use std::process::Command;
 
 const T0: u32 = 1_700_000_000; // 2023-11-14T22:13:20Z
@@ -9,57 +10,19 @@ const HOST: [u8; 4] = [10, 0, 0, 1];
 const DEV: [u8; 4] = [10, 0, 0, 2];
 
 fn ip(src: [u8; 4], dst: [u8; 4], proto: u8, transport: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; 12];
-    f.extend_from_slice(&[0x08, 0x00]);
-    let total = (20 + transport.len()) as u16;
-    f.extend_from_slice(&[
-        0x45,
-        0,
-        (total >> 8) as u8,
-        total as u8,
-        0,
-        0,
-        0x40,
-        0,
-        64,
-        proto,
-        0,
-        0,
-    ]);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(transport);
-    f
-}
-
-fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut u = sport.to_be_bytes().to_vec();
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(payload);
-    u
+    build::frame(src, dst, proto, transport)
 }
 
 fn syn(sport: u16, dport: u16) -> Vec<u8> {
-    let mut t = sport.to_be_bytes().to_vec();
-    t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0x10, 0, 0, 0, 0, 0]);
-    t
+    build::tcp(sport, dport, 0x02, b"")
 }
 
 fn pcap(frames: &[(u32, Vec<u8>)]) -> Vec<u8> {
-    let mut v = vec![0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    v.extend_from_slice(&65535u32.to_le_bytes());
-    v.extend_from_slice(&1u32.to_le_bytes());
-    for (dt, d) in frames {
-        v.extend_from_slice(&(T0 + dt).to_le_bytes());
-        v.extend_from_slice(&0u32.to_le_bytes());
-        v.extend_from_slice(&(d.len() as u32).to_le_bytes());
-        v.extend_from_slice(&(d.len() as u32).to_le_bytes());
-        v.extend_from_slice(d);
-    }
-    v
+    let v: Vec<(i64, Vec<u8>)> = frames
+        .iter()
+        .map(|(dt, f)| (i64::from(T0 + dt) * 1_000_000, f.clone()))
+        .collect();
+    build::pcap(&v)
 }
 
 fn invite() -> Vec<u8> {

@@ -29,8 +29,6 @@ pub struct Fired {
     pub message: String,
     /// Other branches of the same rule that also matched.
     pub corroborating: usize,
-    /// The latest upload attempt the evidence belongs to (0: not tied to one).
-    pub attempt: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -145,7 +143,6 @@ pub fn evaluate(rules: &[Rule], tl: &Timeline) -> Evaluation {
                     .iter()
                     .flat_map(|&s| hits[s].iter().copied().filter(same_attempt).take(3)),
             );
-            let attempt = attempts.iter().copied().max().unwrap_or(0);
             evidence.sort_unstable();
             evidence.dedup();
             let extra = matched.len() - 1;
@@ -158,7 +155,6 @@ pub fn evaluate(rules: &[Rule], tl: &Timeline) -> Evaluation {
                 severity: br.severity.unwrap_or(rule.severity),
                 message: render(template, rule, bound, tl),
                 corroborating: extra,
-                attempt,
             });
         }
     }

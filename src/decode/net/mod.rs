@@ -1,6 +1,7 @@
 //! Network decoding: capture files, frames, and ArduinoOTA sessions. Pure functions
 //! over bytes; live capture feeds the same [`ota::OtaDecoder`].
 
+pub mod build;
 pub mod ota;
 pub mod packet;
 pub mod pcap;

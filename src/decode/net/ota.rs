@@ -334,22 +334,14 @@ fn result(s: &Session, reset: bool) -> Event {
 
 #[cfg(test)]
 mod tests {
+    use super::super::build::{frame, tcp as tcp_bytes, udp as udp_bytes};
     use super::super::packet::parse;
-    use super::super::packet::tests::{frame, udp_bytes};
     use super::super::pcap::LinkType;
     use super::*;
 
     const HOST: [u8; 4] = [10, 0, 0, 1];
     const DEV: [u8; 4] = [10, 0, 0, 2];
     const MD5: &str = "0123456789abcdef0123456789abcdef";
-
-    fn tcp_bytes(sport: u16, dport: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
-        let mut t = sport.to_be_bytes().to_vec();
-        t.extend_from_slice(&dport.to_be_bytes());
-        t.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1, 0x50, flags, 0x10, 0, 0, 0, 0, 0]);
-        t.extend_from_slice(payload);
-        t
-    }
 
     fn feed(d: &mut OtaDecoder, t: i64, f: Vec<u8>) -> Vec<Event> {
         d.packet(t, &parse(LinkType::Ethernet, &f).unwrap())

@@ -171,42 +171,9 @@ fn quoted_header(q: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8, &[u8])> {
 }
 
 #[cfg(test)]
-pub mod tests {
+mod tests {
+    use super::super::build::{frame, udp as udp_bytes};
     use super::*;
-
-    /// Builds an Ethernet/IPv4 frame around a transport payload (test helper).
-    pub fn frame(src: [u8; 4], dst: [u8; 4], proto: u8, transport: &[u8]) -> Vec<u8> {
-        let mut f = vec![0u8; 12];
-        f.extend_from_slice(&[0x08, 0x00]);
-        let total = (20 + transport.len()) as u16;
-        f.extend_from_slice(&[
-            0x45,
-            0,
-            (total >> 8) as u8,
-            total as u8,
-            0,
-            0,
-            0x40,
-            0,
-            64,
-            proto,
-            0,
-            0,
-        ]);
-        f.extend_from_slice(&src);
-        f.extend_from_slice(&dst);
-        f.extend_from_slice(transport);
-        f
-    }
-
-    pub fn udp_bytes(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-        let mut u = sport.to_be_bytes().to_vec();
-        u.extend_from_slice(&dport.to_be_bytes());
-        u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-        u.extend_from_slice(&[0, 0]);
-        u.extend_from_slice(payload);
-        u
-    }
 
     #[test]
     fn udp_invitation() {

@@ -230,18 +230,11 @@ mod tests {
     use super::*;
 
     fn pcap(frames: &[(u32, u32, &[u8])]) -> Vec<u8> {
-        let mut v = vec![0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0];
-        v.extend_from_slice(&[0; 8]);
-        v.extend_from_slice(&65535u32.to_le_bytes());
-        v.extend_from_slice(&1u32.to_le_bytes());
-        for (s, us, d) in frames {
-            v.extend_from_slice(&s.to_le_bytes());
-            v.extend_from_slice(&us.to_le_bytes());
-            v.extend_from_slice(&(d.len() as u32).to_le_bytes());
-            v.extend_from_slice(&(d.len() as u32).to_le_bytes());
-            v.extend_from_slice(d);
-        }
-        v
+        let v: Vec<(i64, Vec<u8>)> = frames
+            .iter()
+            .map(|(s, us, d)| (i64::from(*s) * 1_000_000 + i64::from(*us), d.to_vec()))
+            .collect();
+        super::super::build::pcap(&v)
     }
 
     #[test]
