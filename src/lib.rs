@@ -5,6 +5,7 @@
 //! input, saved logs, traces and rule examples.
 
 pub mod analysis;
+pub mod capture;
 pub mod cli;
 pub mod commands;
 pub mod decode;
@@ -12,5 +13,7 @@ pub mod error;
 pub mod event;
 pub mod export;
 pub mod rules;
+pub mod sim;
 pub mod sinks;
 pub mod timeline;
+pub mod upload;

@@ -1,0 +1,2 @@
+//! Sources that do I/O and nothing else: the serial port and live packet capture. Each
+//! stamps what it reads with the shared host clock and hands it on over a bounded channel.
