@@ -9,15 +9,21 @@ use std::path::PathBuf;
     version,
     about = "Finds out why an ESP8266/ESP32 OTA upload failed, and how to fix it."
 )]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Without a command: watch a device live (`--serial PORT --ip IP`).
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Diagnose saved logs: the device's serial log, the uploader's output, a trace.
     Analyze(AnalyzeArgs),
+    /// Run your uploader (pio, espota.py, arduino-cli) and diagnose the upload it does.
+    Run(RunArgs),
     /// Write, check and test rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -84,4 +90,69 @@ pub enum RulesCommand {
         #[command(flatten)]
         rules: RuleDirs,
     },
+}
+
+/// What to watch during a live run. Either of `--serial`/`--ip` may be left out.
+#[derive(Args, Debug)]
+pub struct LiveArgs {
+    /// The device's serial port (e.g. /dev/ttyUSB0). Opening it does not reset the board.
+    #[arg(long, value_name = "PORT")]
+    pub serial: Option<String>,
+    /// The device's IP address: its OTA traffic is captured live.
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// Capture on this interface (default: the one that routes to --ip).
+    #[arg(long, value_name = "NAME")]
+    pub iface: Option<String>,
+    #[arg(long, default_value_t = 115200, value_name = "N")]
+    pub baud: u32,
+    /// The device's OTA port, if the sketch changed it (default 8266 / 3232).
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Write the trace (JSON Lines) continuously to this file.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub export: Option<std::path::PathBuf>,
+    /// Print timeline lines and the findings instead of the terminal UI.
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Stop by itself after this long (e.g. 30s, 2m).
+    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// The final summary's format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub rules: RuleDirs,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// The uploader command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub cmd: Vec<String>,
+}
+
+/// `30s`, `2m`, `1h`, `500ms` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration; write e.g. 30s, 2m, 500ms"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit `{unit}` in `{s}`; use ms, s, m or h")),
+    };
+    if !(0.0..=7.0 * 86400.0).contains(&secs) {
+        return Err(format!("`{s}` is out of range (0 to 7 days)"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }

@@ -8,13 +8,18 @@ use crate::event::Source;
 use crate::export::trace;
 use crate::rules::{RuleSet, example};
 use crate::sinks::{json, text};
-use crate::timeline::Builder;
+use crate::timeline::{Builder, Timeline};
 use std::io::Write;
+
+mod live;
+mod sources;
 
 pub fn run(cli: Cli) -> Result<i32, UserError> {
     match cli.command {
-        Command::Analyze(a) => analyze(&a),
-        Command::Rules(r) => rules(r),
+        None => live::monitor(&cli.live),
+        Some(Command::Analyze(a)) => analyze(&a),
+        Some(Command::Run(r)) => live::run(&r),
+        Some(Command::Rules(r)) => rules(r),
     }
 }
 
@@ -108,14 +113,18 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
     if let Some(path) = &a.export {
         export_trace(path, &tl, &report)?;
     }
-    match a.format {
-        Format::Text => out(&text::render(&report, &tl, &labels)),
+    print_report(&report, &tl, &labels, a.format);
+    Ok(0)
+}
+
+pub fn print_report(report: &analysis::Report, tl: &Timeline, labels: &text::Labels, f: Format) {
+    match f {
+        Format::Text => out(&text::render(report, tl, labels)),
         Format::Json => out(&format!(
             "{}\n",
-            serde_json::to_string_pretty(&json::render(&report, &tl)).unwrap_or_default()
+            serde_json::to_string_pretty(&json::render(report, tl)).unwrap_or_default()
         )),
     }
-    Ok(0)
 }
 
 fn what(source: Source) -> &'static str {

@@ -1,0 +1,175 @@
+//! Live commands: watch a device (`ota-doctor --serial … --ip …`) and wrap the user's
+//! uploader (`ota-doctor run -- CMD`). Sources are started here; the recording loop in
+//! [`crate::live`] owns the session.
+
+use super::{load_rules, print_report};
+use crate::cli::{LiveArgs, RunArgs};
+use crate::decode::lines::LineSplitter;
+use crate::error::UserError;
+use crate::live::{self, Msg, Plan, TraceSink};
+use crate::session::{Input, Session};
+use crate::sinks::text::Labels;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::SyncSender;
+use std::time::Duration;
+
+/// `ota-doctor --serial PORT --ip IP`.
+pub fn monitor(a: &LiveArgs) -> Result<i32, UserError> {
+    if a.serial.is_none() && a.ip.is_none() {
+        return Err(UserError::new("nothing to watch").hint(
+            "give --serial PORT and/or --ip IP (e.g. `ota-doctor --serial /dev/ttyUSB0 --ip 192.168.1.50`), or try `ota-doctor analyze --help` for saved logs",
+        ));
+    }
+    let plan = Plan {
+        duration: a.duration,
+        linger: Duration::ZERO,
+        print: true,
+    };
+    let (session, end) = record(a, &plan, |_| Ok(()))?;
+    finish(a, session, end)
+}
+
+/// `ota-doctor run -- CMD…`: the child's output is the host log.
+pub fn run(r: &RunArgs) -> Result<i32, UserError> {
+    let plan = Plan {
+        duration: r.live.duration,
+        linger: linger(&r.live),
+        print: true,
+    };
+    let status = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let st = status.clone();
+    let (session, end) = record(&r.live, &plan, move |tx| spawn_child(&r.cmd, tx, st))?;
+    let code = finish(&r.live, session, end)?;
+    let child = status.lock().ok().and_then(|s| *s);
+    // The child's exit status is the run's: scripts that wrap the upload keep working.
+    Ok(child.unwrap_or(code))
+}
+
+/// After the upload ends the device still prints its result and reboots.
+pub fn linger(a: &LiveArgs) -> Duration {
+    if a.serial.is_some() {
+        Duration::from_secs(3)
+    } else {
+        Duration::from_millis(500)
+    }
+}
+
+/// Starts the watched sources and `extra` (the uploader), then records.
+pub fn record(
+    a: &LiveArgs,
+    plan: &Plan,
+    extra: impl FnOnce(SyncSender<Msg>) -> Result<(), UserError>,
+) -> Result<(Session, i64), UserError> {
+    let (tx, rx) = live::channel();
+    let mut session = Session::new();
+    let mut sink = a.export.as_deref().map(TraceSink::create).transpose()?;
+    super::sources::start(a, &tx, &mut session)?;
+    if plan.duration.is_none() && plan.linger.is_zero() {
+        eprintln!("ota-doctor: recording; press Ctrl-C to stop and diagnose");
+    }
+    extra(tx.clone())?;
+    drop(tx);
+    let stop = live::stop_on_signals();
+    let end = live::record(&rx, &mut session, plan, sink.as_mut(), &stop);
+    if let Some(why) = sink.and_then(|s| s.failed) {
+        session.note(why);
+    }
+    Ok((session, end))
+}
+
+pub fn finish(a: &LiveArgs, session: Session, end: i64) -> Result<i32, UserError> {
+    let set = load_rules(&a.rules)?;
+    let tl = session.timeline(end);
+    let mut report = crate::analysis::analyze(&set, &tl);
+    report.notes.extend(session.notes().iter().cloned());
+    let labels = Labels {
+        serial: a.serial.clone(),
+        host: Some("uploader".into()),
+        net: a.ip.map(|ip| format!("net {ip}")),
+    };
+    print_report(&report, &tl, &labels, a.format);
+    Ok(0)
+}
+
+fn spawn_child(
+    cmd: &[String],
+    tx: SyncSender<Msg>,
+    status: std::sync::Arc<std::sync::Mutex<Option<i32>>>,
+) -> Result<(), UserError> {
+    let mut child = Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            UserError::new(format!("cannot start `{}`: {e}", cmd[0]))
+                .hint("check the command after `--` (is it installed and on PATH?)")
+        })?;
+    let readers: Vec<_> = [
+        child
+            .stdout
+            .take()
+            .map(|o| Box::new(o) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|e| Box::new(e) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|r| {
+        let tx = tx.clone();
+        std::thread::spawn(move || pipe_lines(r, &tx))
+    })
+    .collect();
+    std::thread::spawn(move || {
+        for r in readers {
+            let _ = r.join();
+        }
+        let code = child.wait().ok().and_then(|s| s.code());
+        if let Ok(mut s) = status.lock() {
+            *s = code;
+        }
+        let _ = tx.send(Msg::Note(match code {
+            Some(c) => format!("the uploader exited with status {c}"),
+            None => "the uploader was killed by a signal".into(),
+        }));
+        let _ = tx.send(Msg::Finished);
+    });
+    Ok(())
+}
+
+/// Splits the child's output on CR as well as LF: uploaders redraw progress bars
+/// with a bare CR, and each redraw is a step on the timeline.
+fn pipe_lines(mut r: Box<dyn Read + Send>, tx: &SyncSender<Msg>) {
+    let mut split = LineSplitter::new();
+    let mut buf = [0u8; 4096];
+    let mut out = Vec::new();
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        split.push(&buf[..n], live::now_us(), &mut out);
+        if !send_lines(&mut out, tx) {
+            return;
+        }
+    }
+    split.flush(live::now_us(), &mut out);
+    send_lines(&mut out, tx);
+}
+
+fn send_lines(out: &mut Vec<crate::decode::lines::RawLine>, tx: &SyncSender<Msg>) -> bool {
+    for l in out.drain(..) {
+        let text = String::from_utf8_lossy(&l.bytes).into_owned();
+        if tx
+            .send(Msg::Input(Input::Host { t_us: l.t_us, text }))
+            .is_err()
+        {
+            return false;
+        }
+    }
+    true
+}

@@ -1,0 +1,169 @@
+//! The live run: sources send stamped input over one bounded channel; this loop is the
+//! only owner of the [`Session`], writes the trace as events arrive (so a killed process
+//! loses nothing already decoded) and decides when recording stops.
+
+use crate::event::Event;
+use crate::export::trace;
+use crate::session::{Input, Session};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
+
+/// What a source thread sends to the owner.
+#[derive(Debug)]
+pub enum Msg {
+    Input(Input),
+    /// Something the user should know (a source failed, reconnected, …).
+    Note(String),
+    /// The upload (our own, or the user's command) has ended.
+    Finished,
+}
+
+pub fn channel() -> (SyncSender<Msg>, Receiver<Msg>) {
+    // Deep enough for a burst of full-size frames; sources count what they cannot send.
+    sync_channel(8192)
+}
+
+/// Microseconds since the Unix epoch: the one clock every source stamps with.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// When to stop recording.
+pub struct Plan {
+    pub duration: Option<Duration>,
+    /// How long to keep listening after the upload ended: the device prints its
+    /// result and reboots after the uploader has already given up or finished.
+    pub linger: Duration,
+    /// Print each event as a line while recording.
+    pub print: bool,
+}
+
+/// Writes the trace as events arrive; the file is readable at every moment.
+pub struct TraceSink {
+    w: BufWriter<File>,
+    pub failed: Option<String>,
+}
+
+impl TraceSink {
+    pub fn create(path: &Path) -> Result<TraceSink, crate::error::UserError> {
+        let f = File::create(path).map_err(|e| {
+            crate::error::UserError::new(format!("cannot write trace `{}`: {e}", path.display()))
+                .hint("choose a writable path for --export")
+        })?;
+        let mut w = BufWriter::new(f);
+        let _ = trace::write_header(&mut w).and_then(|_| w.flush());
+        Ok(TraceSink { w, failed: None })
+    }
+
+    fn write(&mut self, events: &[Event]) {
+        if self.failed.is_some() {
+            return;
+        }
+        let r = events
+            .iter()
+            .try_for_each(|e| trace::write_event(&mut self.w, e))
+            .and_then(|_| self.w.flush());
+        if let Err(e) = r {
+            // A full disk must not end the diagnosis; say so at the end instead.
+            self.failed = Some(format!("writing the trace stopped: {e}"));
+        }
+    }
+}
+
+/// Receives until the plan says stop, Ctrl-C/SIGTERM sets `stop`, or every sender
+/// is gone. Returns the end of recording (µs).
+pub fn record(
+    rx: &Receiver<Msg>,
+    session: &mut Session,
+    plan: &Plan,
+    mut sink: Option<&mut TraceSink>,
+    stop: &AtomicBool,
+) -> i64 {
+    let started = Instant::now();
+    let mut finished_at: Option<Instant> = None;
+    let t0 = now_us();
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            session.note("recording was interrupted (Ctrl-C or SIGTERM); the diagnosis covers what was recorded until then");
+            break;
+        }
+        if plan.duration.is_some_and(|d| started.elapsed() >= d)
+            || finished_at.is_some_and(|f| f.elapsed() >= plan.linger)
+        {
+            break;
+        }
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(Msg::Input(i)) => {
+                let n = session.push(i);
+                emit(session, n, plan, &mut sink, t0);
+            }
+            Ok(Msg::Note(n)) => {
+                if plan.print {
+                    eprintln!("note: {n}");
+                }
+                session.note(n);
+            }
+            Ok(Msg::Finished) => finished_at = finished_at.or(Some(Instant::now())),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let end = now_us();
+    let n = session.finish(end);
+    emit(session, n, plan, &mut sink, t0);
+    end
+}
+
+fn emit(session: &Session, n: usize, plan: &Plan, sink: &mut Option<&mut TraceSink>, t0: i64) {
+    if n == 0 {
+        return;
+    }
+    let new = &session.events()[session.events().len() - n..];
+    if let Some(s) = sink.as_deref_mut() {
+        s.write(new);
+    }
+    if plan.print {
+        let mut o = std::io::stdout().lock();
+        for e in new {
+            let _ = writeln!(o, "{}", crate::sinks::text::event_line(e, t0));
+        }
+        let _ = o.flush();
+    }
+}
+
+/// Sets the returned flag on Ctrl-C or SIGTERM, so recording ends cleanly and the
+/// trace is flushed instead of the process dying mid-write.
+pub fn stop_on_signals() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                use tokio::signal::unix::{SignalKind, signal};
+                let Ok(mut term) = signal(SignalKind::terminate()) else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            });
+            f.store(true, Ordering::SeqCst);
+        });
+    drop(spawned);
+    flag
+}

@@ -1,0 +1,200 @@
+//! The one owner of a live session's state. Sources (serial reader, packet capture, the
+//! uploader) hand it raw, already-stamped input; it decodes that into events and can
+//! build the timeline at any moment. No I/O here, so a live run, a test and a replay
+//! feed the same code.
+
+use crate::decode::lines;
+use crate::decode::net::ota::OtaDecoder;
+use crate::decode::net::packet;
+use crate::decode::net::pcap::LinkType;
+use crate::decode::{decode_line, timestamp};
+use crate::event::{Event, Source};
+use crate::timeline::{Builder, Timeline};
+use std::collections::BTreeSet;
+
+/// One stamped piece of input, as a source delivers it.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// One line from the serial port (without its line ending).
+    Serial { t_us: i64, bytes: Vec<u8> },
+    /// One line of the uploader's output.
+    Host { t_us: i64, text: String },
+    /// One captured frame.
+    Frame {
+        t_us: i64,
+        link: LinkType,
+        data: Vec<u8>,
+    },
+}
+
+#[derive(Default)]
+pub struct Session {
+    events: Vec<Event>,
+    ota: OtaDecoder,
+    captured: BTreeSet<Source>,
+    packets: usize,
+    lines: [usize; 2],
+    notes: Vec<String>,
+    last_t: i64,
+}
+
+impl Session {
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// Declares a source as watched: its silence counts as evidence.
+    pub fn watch(&mut self, s: Source) {
+        self.captured.insert(s);
+    }
+
+    /// Something the user should know about how the session was recorded.
+    pub fn note(&mut self, n: impl Into<String>) {
+        let n = n.into();
+        if !self.notes.contains(&n) {
+            self.notes.push(n);
+        }
+    }
+
+    /// Decodes one input; returns how many events it added (they are the tail of
+    /// [`Session::events`]).
+    pub fn push(&mut self, input: Input) -> usize {
+        let before = self.events.len();
+        match input {
+            Input::Serial { t_us, bytes } => {
+                let clean = lines::clean(&bytes);
+                self.lines[0] += 1;
+                self.line(Source::Serial, t_us, clean.text.trim_end(), clean.noise);
+            }
+            Input::Host { t_us, text } => {
+                let clean = lines::clean(text.as_bytes());
+                self.lines[1] += 1;
+                self.line(Source::Host, t_us, clean.text.trim_end(), clean.noise);
+            }
+            Input::Frame { t_us, link, data } => {
+                self.packets += 1;
+                self.last_t = self.last_t.max(t_us);
+                if let Some(p) = packet::parse(link, &data) {
+                    let evs = self.ota.packet(t_us, &p);
+                    self.events.extend(evs);
+                }
+            }
+        }
+        self.events.len() - before
+    }
+
+    fn line(&mut self, source: Source, t_us: i64, text: &str, noise: f32) {
+        self.last_t = self.last_t.max(t_us);
+        if text.trim().is_empty() {
+            return;
+        }
+        // A monitor that prefixes its own time (pio's `time` filter) is still stamped
+        // by us at read time: one clock for every source.
+        let body = timestamp::split(text).1;
+        let body = if body.trim().is_empty() { text } else { body };
+        let mut e = decode_line(source, body, noise);
+        e.t_us = t_us;
+        e.timed = true;
+        e.line = self.lines[(source == Source::Host) as usize] as u32;
+        self.events.push(e);
+    }
+
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    pub fn packets(&self) -> usize {
+        self.packets
+    }
+
+    /// Lines read from serial and from the uploader.
+    pub fn line_counts(&self) -> (usize, usize) {
+        (self.lines[0], self.lines[1])
+    }
+
+    /// Closes open OTA sessions as of `end_us` (stalls, unanswered connects) and
+    /// returns the events that adds. Call once, when recording stops.
+    pub fn finish(&mut self, end_us: i64) -> usize {
+        let evs = self.ota.finish(end_us);
+        let n = evs.len();
+        self.events.extend(evs);
+        self.last_t = self.last_t.max(end_us);
+        n
+    }
+
+    /// The timeline as of now; recording is taken to have run until `end_us`.
+    pub fn timeline(&self, end_us: i64) -> Timeline {
+        let mut b = Builder::new();
+        for s in &self.captured {
+            b.captured(*s);
+        }
+        b.events(self.events.iter().cloned());
+        b.packets(self.packets);
+        b.end(end_us.max(self.last_t));
+        b.build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::net::build;
+
+    #[test]
+    fn serial_host_and_frames_land_on_one_clock() {
+        let mut s = Session::new();
+        s.watch(Source::Net);
+        let invite = build::frame(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            17,
+            &build::udp(
+                40000,
+                8266,
+                b"0 12345 1000 0123456789abcdef0123456789abcdef\n",
+            ),
+        );
+        s.push(Input::Frame {
+            t_us: 1_000,
+            link: LinkType::Ethernet,
+            data: invite,
+        });
+        s.push(Input::Serial {
+            t_us: 2_000,
+            bytes: b"Start updating sketch\r".to_vec(),
+        });
+        s.push(Input::Host {
+            t_us: 3_000,
+            text: "Sending invitation to 10.0.0.2".into(),
+        });
+        let tl = s.timeline(5_000);
+        let kinds: Vec<_> = tl.events.iter().map(|e| (e.source, e.t_us)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (Source::Net, 1_000),
+                (Source::Serial, 2_000),
+                (Source::Host, 3_000)
+            ]
+        );
+        assert!(tl.timed.contains(&Source::Serial) && tl.timed.contains(&Source::Net));
+        assert_eq!(tl.end_us, 5_000);
+        assert_eq!(tl.packets, 1);
+    }
+
+    #[test]
+    fn a_monitor_timestamp_is_replaced_by_ours() {
+        let mut s = Session::new();
+        s.push(Input::Serial {
+            t_us: 7,
+            bytes: b"12:00:01.123 > Start updating sketch".to_vec(),
+        });
+        let e = &s.events()[0];
+        assert_eq!(e.t_us, 7);
+        assert_eq!(e.text, "Start updating sketch");
+    }
+}

@@ -1,0 +1,118 @@
+//! Two network namespaces joined by a veth pair: "host" (the uploader and ota-doctor)
+//! and "device" (the simulated ESP), each with its own address in a private /24 that
+//! exists only inside them. Dropping the pair deletes both namespaces.
+
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub struct NetPair {
+    pub host_ns: String,
+    pub device_ns: String,
+    pub host_ip: String,
+    pub device_ip: String,
+    /// An address in the subnet that no one holds (for "device unreachable").
+    pub absent_ip: String,
+}
+
+/// Fails the test with the reason when it cannot run, never skips silently.
+pub fn require_root() {
+    let uid = unsafe_free_euid();
+    assert_eq!(
+        uid, 0,
+        "this test needs root (network namespaces, live capture); run `sudo cargo test` or as root in CI"
+    );
+    assert!(
+        Command::new("ip").arg("-V").output().is_ok(),
+        "this test needs `ip` from iproute2 (apt-get install iproute2)"
+    );
+}
+
+fn unsafe_free_euid() -> u32 {
+    // /proc/self/status has "Uid: real effective saved fs".
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|u| u.parse().ok())
+        .unwrap_or(u32::MAX)
+}
+
+pub fn sh(args: &[&str]) -> Output {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+impl NetPair {
+    pub fn new(tag: &str) -> NetPair {
+        require_root();
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id();
+        // Subnet octet from pid and counter so parallel test binaries don't collide.
+        let octet = (pid.wrapping_mul(7) + n * 13) % 200 + 20;
+        let id = format!("{}{}", pid % 100_000, n);
+        let p = NetPair {
+            host_ns: format!("otad-h-{tag}-{id}"),
+            device_ns: format!("otad-d-{tag}-{id}"),
+            host_ip: format!("10.213.{octet}.1"),
+            device_ip: format!("10.213.{octet}.2"),
+            absent_ip: format!("10.213.{octet}.77"),
+        };
+        p.setup(&format!("oh{id}"), &format!("od{id}"));
+        p
+    }
+
+    fn setup(&self, vh: &str, vd: &str) {
+        sh(&["ip", "netns", "add", &self.host_ns]);
+        sh(&["ip", "netns", "add", &self.device_ns]);
+        sh(&[
+            "ip", "-n", &self.host_ns, "link", "add", vh, "type", "veth", "peer", "name", vd,
+            "netns", &self.device_ns,
+        ]);
+        for (ns, dev, ip) in [(&self.host_ns, vh, &self.host_ip), (&self.device_ns, vd, &self.device_ip)] {
+            sh(&["ip", "-n", ns, "addr", "add", &format!("{ip}/24"), "dev", dev]);
+            sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+    }
+
+    /// A command to run inside the host namespace.
+    pub fn in_host(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.host_ns, program]);
+        c
+    }
+
+    pub fn in_device(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.device_ns, program]);
+        c
+    }
+
+    /// Drops TCP to `port` arriving at the host: a host firewall, as the device sees it.
+    pub fn firewall_host_port(&self, port: u16) {
+        let rule = format!(
+            "table inet otad {{ chain in {{ type filter hook input priority 0; tcp dport {port} drop; }}; }}"
+        );
+        sh(&["ip", "netns", "exec", &self.host_ns, "nft", &rule]);
+    }
+}
+
+impl Drop for NetPair {
+    fn drop(&mut self) {
+        for ns in [&self.host_ns, &self.device_ns] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
