@@ -85,6 +85,19 @@ pub fn parse(link: LinkType, frame: &[u8]) -> Option<Packet<'_>> {
     Some(Packet { src, dst, layer })
 }
 
+/// Whether a frame is an IPv4 fragment (first or later). Fragments are not reassembled:
+/// a later fragment has no transport header, and reading its first bytes as ports would
+/// invent traffic; a first fragment holds an incomplete datagram. OTA messages are
+/// small enough never to be fragmented, so what is skipped is counted in a note.
+pub fn is_fragment(link: LinkType, frame: &[u8]) -> bool {
+    ip_payload(link, frame)
+        .and_then(|ip| ip.get(6..8))
+        .is_some_and(|f| u16::from_be_bytes([f[0], f[1]]) & 0x3FFF != 0)
+        && ip_payload(link, frame)
+            .and_then(|ip| ip.first())
+            .is_some_and(|b| b >> 4 == 4)
+}
+
 fn ipv4(ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8, &[u8])> {
     let first = *ip.first()?;
     let ihl = usize::from(first & 0x0F) * 4;
