@@ -43,6 +43,10 @@ pub struct AnalyzeArgs {
     /// A trace recorded by ota-doctor (JSON Lines).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// The OTA password, to check whether the uploader in --pcap used the right one.
+    /// It is only used for that check and never printed or exported.
+    #[arg(long, value_name = "PASSWORD", value_parser = password)]
+    pub auth: Option<crate::decode::net::auth::Password>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Also write the merged timeline and the findings as a trace (JSON Lines).
@@ -84,4 +88,9 @@ pub enum RulesCommand {
         #[command(flatten)]
         rules: RuleDirs,
     },
+}
+
+/// Wraps the password at once so that no Debug print of the arguments can show it.
+fn password(s: &str) -> Result<crate::decode::net::auth::Password, String> {
+    Ok(crate::decode::net::auth::Password::new(s))
 }

@@ -252,15 +252,17 @@ impl Decoder {
             return;
         }
         if from_host {
+            let before = s.up.missing;
             let new = s.up.accept(seq, flags & SYN != 0, payload);
-            host_bytes(s, new, out);
+            let gap = s.up.missing - before;
+            host_bytes(s, new, gap, out);
         } else {
             let new = s.down.accept(seq, flags & SYN != 0, payload);
             if dev_bytes(s, new, pw.as_ref(), out) {
                 self.unchecked = true;
             }
             let s = &mut self.sessions[i];
-            host_bytes(s, &[], out);
+            host_bytes(s, &[], 0, out);
         }
         let s = &mut self.sessions[i];
         if flags & (FIN | RST) != 0 {
@@ -327,9 +329,16 @@ impl Decoder {
 }
 
 /// Parses what the host sent; waits (bounded) when the next step depends on the device.
-fn host_bytes(s: &mut Session, new: &[u8], out: &mut Vec<Event>) {
+/// `gap` bytes before `new` were missed by the capture: image bytes still count, but a
+/// hole in the handshake leaves the parser out of step.
+fn host_bytes(s: &mut Session, new: &[u8], gap: u64, out: &mut Vec<Event>) {
     if s.host_st == Host::Data || s.host_st == Host::Lost {
-        data(s, new.len() as u64, out);
+        data(s, gap + new.len() as u64, out);
+        return;
+    }
+    if gap > 0 {
+        s.pending.clear();
+        s.host_st = Host::Lost;
         return;
     }
     s.pending.extend_from_slice(new);
@@ -357,7 +366,9 @@ fn host_need(s: &Session) -> Option<usize> {
     match s.host_st {
         Host::Magic => Some(5),
         Host::Features | Host::OtaType => Some(1),
+        // Nothing to read when the device wants no password.
         Host::Answer => match s.auth {
+            Some(false) => Some(0),
             Some(true) if !s.nonce.is_empty() => Some(2 * s.nonce.len()),
             _ => None,
         },
