@@ -386,7 +386,9 @@ fn result(s: &Session, how: &str) -> Event {
         if let Some(code) = error_code(&verdict_text) {
             e = e.with("error_code", code);
         }
-        if let Some(h) = cause_hint(&verdict_text) {
+        // "Not Enough Space" after data was sent means more arrived than announced,
+        // not an image too big (that is refused before the transfer).
+        if let Some(h) = cause_hint(&verdict_text).filter(|h| *h != "insufficient_space") {
             e = e.with("cause_hint", h);
         }
     }
