@@ -62,3 +62,18 @@ pub fn decode_capture_with(
     log.notes.extend(dec.notes());
     Ok((log, packets))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::build::{frame, pcap, udp};
+    use super::*;
+
+    #[test]
+    fn fragments_are_counted_in_a_note() {
+        let mut f = frame([1, 1, 1, 1], [2, 2, 2, 2], 17, &udp(1, 3232, b"x"));
+        f[14 + 6] = 0x20;
+        let (log, packets) = decode_capture(&pcap(&[(0, f)])).unwrap();
+        assert_eq!(packets, 0);
+        assert!(log.notes.iter().any(|n| n.contains("1 IP fragment")));
+    }
+}
