@@ -49,6 +49,10 @@ pub struct AnalyzeArgs {
     /// A trace recorded by ota-doctor (JSON Lines).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// The OTA password, to check whether the uploader in --pcap used the right one.
+    /// It is only used for that check and never printed or exported.
+    #[arg(long, value_name = "PASSWORD", value_parser = password)]
+    pub auth: Option<crate::decode::net::auth::Password>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Also write the merged timeline and the findings as a trace (JSON Lines).
@@ -155,4 +159,9 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         return Err(format!("`{s}` is out of range (0 to 7 days)"));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// Wraps the password at once so that no Debug print of the arguments can show it.
+fn password(s: &str) -> Result<crate::decode::net::auth::Password, String> {
+    Ok(crate::decode::net::auth::Password::new(s))
 }

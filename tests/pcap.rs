@@ -103,3 +103,82 @@ fn truncated_and_foreign_captures_are_handled() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a pcap"));
 }
+
+#[test]
+fn auth_option_checks_the_answer_and_never_shows_the_password() {
+    let nonce = "a".repeat(32);
+    let cnonce = "c".repeat(32);
+    let cap = pcap(&[
+        (
+            0,
+            ip(
+                HOST,
+                DEV,
+                17,
+                &udp(
+                    50000,
+                    3232,
+                    b"0 40000 900000 0123456789abcdef0123456789abcdef\n",
+                ),
+            ),
+        ),
+        (
+            0,
+            ip(
+                DEV,
+                HOST,
+                17,
+                &udp(3232, 50000, format!("AUTH {nonce}").as_bytes()),
+            ),
+        ),
+        (
+            1,
+            ip(
+                HOST,
+                DEV,
+                17,
+                &udp(
+                    50000,
+                    3232,
+                    format!("200 {cnonce} {}\n", "d".repeat(32)).as_bytes(),
+                ),
+            ),
+        ),
+        (
+            1,
+            ip(DEV, HOST, 17, &udp(3232, 50000, b"Authentication Failed")),
+        ),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let (p, trace) = (dir.path().join("c.pcap"), dir.path().join("t.jsonl"));
+    std::fs::write(&p, &cap).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ota-doctor"))
+        .args([
+            "analyze",
+            "--format",
+            "json",
+            "--auth",
+            "Sup3rSecret",
+            "--pcap",
+        ])
+        .arg(&p)
+        .arg("--export")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = format!(
+        "{}{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(&trace).unwrap()
+    );
+    assert!(!all.contains("Sup3rSecret"));
+    assert!(all.contains("\"password_ok\":false"), "{all}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(top(&v), "auth_failed", "{v:#}");
+}

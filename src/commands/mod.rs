@@ -78,10 +78,14 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
     }
     if let Some(p) = &a.pcap {
         let bytes = read_input(p, "capture")?;
-        let (log, packets) = crate::decode::net::decode_capture(&bytes).map_err(|e| {
-            UserError::new(format!("cannot read capture `{}`: {e}", p.display()))
-                .hint("give a .pcap or .pcapng file (tcpdump -w, Wireshark 'Save As')")
-        })?;
+        let opts = crate::decode::net::Options {
+            password: a.auth.clone(),
+        };
+        let (log, packets) =
+            crate::decode::net::decode_capture_with(&bytes, &opts).map_err(|e| {
+                UserError::new(format!("cannot read capture `{}`: {e}", p.display()))
+                    .hint("give a .pcap or .pcapng file (tcpdump -w, Wireshark 'Save As')")
+            })?;
         notes.extend(
             log.notes
                 .iter()

@@ -63,3 +63,24 @@ pub fn pcap(frames: &[(i64, Vec<u8>)]) -> Vec<u8> {
     }
     v
 }
+
+/// A TCP segment with explicit sequence, acknowledgement and window.
+pub fn tcp_seg(
+    sport: u16,
+    dport: u16,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    window: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut t = sport.to_be_bytes().to_vec();
+    t.extend_from_slice(&dport.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&ack.to_be_bytes());
+    t.extend_from_slice(&[0x50, flags]);
+    t.extend_from_slice(&window.to_be_bytes());
+    t.extend_from_slice(&[0, 0, 0, 0]);
+    t.extend_from_slice(payload);
+    t
+}

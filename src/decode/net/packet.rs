@@ -85,6 +85,19 @@ pub fn parse(link: LinkType, frame: &[u8]) -> Option<Packet<'_>> {
     Some(Packet { src, dst, layer })
 }
 
+/// Whether a frame is an IPv4 fragment (first or later). Fragments are not reassembled:
+/// a later fragment has no transport header, and reading its first bytes as ports would
+/// invent traffic; a first fragment holds an incomplete datagram. OTA messages are
+/// small enough never to be fragmented, so what is skipped is counted in a note.
+pub fn is_fragment(link: LinkType, frame: &[u8]) -> bool {
+    ip_payload(link, frame)
+        .and_then(|ip| ip.get(6..8))
+        .is_some_and(|f| u16::from_be_bytes([f[0], f[1]]) & 0x3FFF != 0)
+        && ip_payload(link, frame)
+            .and_then(|ip| ip.first())
+            .is_some_and(|b| b >> 4 == 4)
+}
+
 fn ipv4(ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8, &[u8])> {
     let first = *ip.first()?;
     let ihl = usize::from(first & 0x0F) * 4;
@@ -251,5 +264,100 @@ mod tests {
             parse(LinkType::Ethernet, &f).unwrap().layer,
             Layer::Udp { .. }
         ));
+    }
+
+    fn invitation() -> Vec<u8> {
+        frame(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            17,
+            &udp_bytes(
+                50000,
+                3232,
+                b"0 40000 10 0123456789abcdef0123456789abcdef\n",
+            ),
+        )
+    }
+
+    #[test]
+    fn bogus_ihl_and_total_length() {
+        let good = invitation();
+        for ihl in [0u8, 1, 4, 15] {
+            let mut f = good.clone();
+            f[14] = 0x40 | ihl;
+            let p = parse(LinkType::Ethernet, &f);
+            // IHL 15 runs past the UDP header; it must not panic, whatever it yields.
+            if ihl < 5 {
+                assert!(p.is_none());
+            }
+        }
+        let mut short = good.clone();
+        short[14 + 2..14 + 4].copy_from_slice(&10u16.to_be_bytes()); // total < IHL
+        assert!(parse(LinkType::Ethernet, &short).is_none());
+        let mut v6 = good.clone();
+        v6[14] = 0x65;
+        assert!(parse(LinkType::Ethernet, &v6).is_none());
+    }
+
+    #[test]
+    fn udp_length_below_its_header() {
+        let mut f = invitation();
+        f[14 + 20 + 4..14 + 20 + 6].copy_from_slice(&3u16.to_be_bytes());
+        let Layer::Udp { payload, .. } = parse(LinkType::Ethernet, &f).unwrap().layer else {
+            panic!()
+        };
+        assert!(payload.is_empty());
+    }
+
+    #[test]
+    fn truncated_tcp_and_bad_data_offset() {
+        let seg = crate::decode::net::build::tcp(1, 2, SYN, b"data");
+        let f = frame([1, 1, 1, 1], [2, 2, 2, 2], 6, &seg);
+        for cut in 14 + 20..14 + 20 + 20 {
+            assert!(parse(LinkType::Ethernet, &f[..cut]).is_none(), "cut {cut}");
+        }
+        let mut bad = f.clone();
+        bad[14 + 20 + 12] = 0x40; // data offset 16 < 20
+        assert!(parse(LinkType::Ethernet, &bad).is_none());
+        bad[14 + 20 + 12] = 0xF0; // 60 bytes: beyond the segment
+        assert!(parse(LinkType::Ethernet, &bad).is_none());
+    }
+
+    #[test]
+    fn fragments_of_an_invitation_are_never_read_as_udp() {
+        // First fragment: offset 0, more fragments set. Its UDP header is real, but the
+        // datagram is incomplete: skipped, and reported as a fragment.
+        let mut first = invitation();
+        first[14 + 6] = 0x20;
+        assert!(parse(LinkType::Ethernet, &first).is_none());
+        assert!(is_fragment(LinkType::Ethernet, &first));
+        // A later fragment: offset 3 (24 bytes), no UDP header. Its first bytes are
+        // invitation text, which must not become "ports".
+        let mut later = frame(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            17,
+            b"0 40000 10 0123456789abcdef",
+        );
+        later[14 + 6..14 + 8].copy_from_slice(&3u16.to_be_bytes());
+        assert!(parse(LinkType::Ethernet, &later).is_none());
+        assert!(is_fragment(LinkType::Ethernet, &later));
+        assert!(!is_fragment(LinkType::Ethernet, &invitation()));
+        assert!(!is_fragment(LinkType::Ethernet, &[0; 10]));
+    }
+
+    #[test]
+    fn icmp_with_a_cut_quote() {
+        let inv = invitation();
+        for n in 0..28 {
+            let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+            icmp.extend_from_slice(&inv[14..14 + n]);
+            let f = frame([10, 0, 0, 2], [10, 0, 0, 1], 1, &icmp);
+            let Layer::IcmpUnreachable { orig, .. } = parse(LinkType::Ethernet, &f).unwrap().layer
+            else {
+                panic!()
+            };
+            assert_eq!(orig.is_some(), n >= 24, "quote of {n} bytes");
+        }
     }
 }

@@ -30,6 +30,20 @@ impl LinkType {
     }
 }
 
+impl LinkType {
+    /// The LINKTYPE_ number written in capture files.
+    pub fn code(self) -> u32 {
+        match self {
+            LinkType::Ethernet => 1,
+            LinkType::LinuxSll => 113,
+            LinkType::LinuxSll2 => 276,
+            LinkType::Null => 0,
+            LinkType::Raw => 101,
+            LinkType::Other(c) => c,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame<'a> {
     /// Capture time, µs since the Unix epoch.
