@@ -1,2 +1,7 @@
 //! Sources that do I/O and nothing else: the serial port and live packet capture. Each
 //! stamps what it reads with the shared host clock and hands it on over a bounded channel.
+
+pub mod clock;
+pub mod filter;
+pub mod live;
+pub mod route;
