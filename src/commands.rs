@@ -15,6 +15,7 @@ pub fn run(cli: Cli) -> Result<i32, UserError> {
     match cli.command {
         Command::Analyze(a) => analyze(&a),
         Command::Rules(r) => rules(r),
+        Command::Capture(a) => crate::capture::run(&a),
     }
 }
 
