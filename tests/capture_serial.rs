@@ -217,3 +217,48 @@ fn stop_delivers_the_unfinished_line() {
     let got = collect(&mut rx, |m| !texts(m).is_empty());
     assert_eq!(texts(&got), ["no newline yet"]);
 }
+
+#[test]
+fn capture_command_prints_stamped_serial_lines_and_stats() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    let (mut master, name) = pty();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ota-doctor"))
+        .args(["capture", "--serial", &name, "--duration", "1.5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    assert!(first.starts_with("reading serial"), "{first}");
+    write(
+        &mut master,
+        b"[OTA] Ready\r\nIP address: 10.0.0.7\r\npartial",
+    );
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].ends_with(" serial [OTA] Ready"), "{out}");
+    assert!(lines[1].ends_with(" serial IP address: 10.0.0.7"), "{out}");
+    assert!(lines[2].ends_with(" serial partial"), "{out}");
+    assert!(
+        lines[0]
+            .split(' ')
+            .next()
+            .is_some_and(|t| t.parse::<f64>().is_ok()),
+        "{out}"
+    );
+    assert_eq!(
+        lines.last().copied(),
+        Some("stats serial: bytes 42 lines 3 dropped 0 reconnects 0")
+    );
+}

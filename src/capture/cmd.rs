@@ -88,7 +88,10 @@ fn start(a: &CaptureArgs, clock: HostClock) -> Result<Sources, UserError> {
     let mut serial = None;
     if let Some(path) = &a.serial {
         match SerialCapture::start(&SerialConfig::new(path, a.baud), clock) {
-            Ok(s) => serial = Some(s),
+            Ok(s) => {
+                eprintln!("reading serial {} at {} baud", path.display(), a.baud);
+                serial = Some(s);
+            }
             Err(e) if first_err.is_none() => first_err = Some(e),
             Err(e) => eprintln!("{e}"),
         }

@@ -296,3 +296,72 @@ fn open(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::net::build::{frame, udp};
+
+    /// Plays back frames, then reports timeouts like an idle interface.
+    struct Script(Vec<Vec<u8>>, usize);
+
+    impl DataLinkReceiver for Script {
+        fn next(&mut self) -> std::io::Result<&[u8]> {
+            self.1 += 1;
+            match self.0.get(self.1 - 1) {
+                Some(f) => Ok(f),
+                None => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "idle")),
+            }
+        }
+    }
+
+    fn reader(frames: Vec<Vec<u8>>, cap: usize) -> (Reader, mpsc::Receiver<Frame>) {
+        let (tx, rx) = mpsc::channel(cap);
+        let r = Reader {
+            rx: Box::new(Script(frames, 0)),
+            tx,
+            link: LinkType::Ethernet,
+            device: Ipv4Addr::new(10, 0, 0, 7),
+            dedupe: Some(Dedupe::new()),
+            clock: HostClock::new(),
+            stats: Arc::default(),
+            stop: Arc::default(),
+        };
+        (r, rx)
+    }
+
+    #[test]
+    fn a_full_queue_counts_drops_and_stop_is_prompt() {
+        let to_dev = |i: u8| frame([10, 0, 0, 1], [10, 0, 0, 7], 17, &udp(1, 8266, &[i]));
+        let mut frames: Vec<Vec<u8>> = (0..10).map(to_dev).collect();
+        frames.insert(1, to_dev(0)); // lo's second copy
+        frames.push(frame([10, 0, 0, 1], [10, 0, 0, 9], 17, &udp(1, 8266, b"x")));
+        let (r, mut rx) = reader(frames, 4);
+        let (stats, stop) = (Arc::clone(&r.stats), Arc::clone(&r.stop));
+        let t = std::thread::spawn(move || r.run());
+        let start = std::time::Instant::now();
+        while stats.counts().seen < 12 && start.elapsed() < Duration::from_secs(5) {
+            std::thread::yield_now();
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(t.join().unwrap(), None);
+        let c = stats.counts();
+        assert_eq!(
+            c,
+            NetCounts {
+                seen: 12,
+                kept: 4,
+                deduped: 1,
+                dropped: 6
+            }
+        );
+        assert_eq!(rx.try_recv().unwrap().bytes, to_dev(0));
+    }
+
+    #[test]
+    fn a_gone_consumer_ends_the_thread() {
+        let (r, rx) = reader(vec![frame([10, 0, 0, 7], [1, 1, 1, 1], 6, &[0; 20])], 1);
+        drop(rx);
+        assert_eq!(r.run(), None);
+    }
+}
