@@ -27,6 +27,9 @@ pub enum Command {
     /// Write, check and test rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Debugging: run the live sources alone and print what they deliver.
+    #[command(hide = true)]
+    Capture(crate::capture::CaptureArgs),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

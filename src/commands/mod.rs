@@ -20,6 +20,7 @@ pub fn run(cli: Cli) -> Result<i32, UserError> {
         Some(Command::Analyze(a)) => analyze(&a),
         Some(Command::Run(r)) => live::run(&r),
         Some(Command::Rules(r)) => rules(r),
+        Some(Command::Capture(a)) => crate::capture::run(&a),
     }
 }
 
