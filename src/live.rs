@@ -2,6 +2,7 @@
 //! only owner of the [`Session`], writes the trace as events arrive (so a killed process
 //! loses nothing already decoded) and decides when recording stops.
 
+use crate::capture::clock::HostClock;
 use crate::event::Event;
 use crate::export::trace;
 use crate::session::{Input, Session};
@@ -28,11 +29,16 @@ pub fn channel() -> (SyncSender<Msg>, Receiver<Msg>) {
     sync_channel(8192)
 }
 
-/// Microseconds since the Unix epoch: the one clock every source stamps with.
+static CLOCK: std::sync::LazyLock<HostClock> = std::sync::LazyLock::new(HostClock::new);
+
+/// The one clock every source of this process stamps with.
+pub fn clock() -> HostClock {
+    *CLOCK
+}
+
+/// Microseconds since the Unix epoch, on [`clock`].
 pub fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
+    CLOCK.now_us()
 }
 
 /// When to stop recording.

@@ -4,6 +4,7 @@
 //! feed the same code.
 
 use crate::decode::lines;
+use crate::decode::net::arp::ArpWatch;
 use crate::decode::net::ota::OtaDecoder;
 use crate::decode::net::packet;
 use crate::decode::net::pcap::LinkType;
@@ -31,6 +32,7 @@ pub enum Input {
 pub struct Session {
     events: Vec<Event>,
     ota: OtaDecoder,
+    arp: ArpWatch,
     captured: BTreeSet<Source>,
     packets: usize,
     lines: [usize; 2],
@@ -77,6 +79,8 @@ impl Session {
                 if let Some(p) = packet::parse(link, &data) {
                     let evs = self.ota.packet(t_us, &p);
                     self.events.extend(evs);
+                } else {
+                    self.arp.frame(t_us, link, &data);
                 }
             }
         }
@@ -119,7 +123,8 @@ impl Session {
     /// Closes open OTA sessions as of `end_us` (stalls, unanswered connects) and
     /// returns the events that adds. Call once, when recording stops.
     pub fn finish(&mut self, end_us: i64) -> usize {
-        let evs = self.ota.finish(end_us);
+        let mut evs = self.ota.finish(end_us);
+        evs.extend(self.arp.finish());
         let n = evs.len();
         self.events.extend(evs);
         self.last_t = self.last_t.max(end_us);

@@ -157,7 +157,8 @@ fn starts_attempt(e: &Event) -> bool {
             e.kind.as_str(),
             "espota.options" | "espota.cmd" | "espota.listen" | "espota.invite" | "esphome.connect"
         ),
-        Source::Net => e.kind == "ota.invite",
+        // A re-sent invitation (the uploader retrying) is the same attempt.
+        Source::Net => e.kind == "ota.invite" && e.fields.get("retry") != Some(&Value::Bool(true)),
         _ => false,
     }
 }

@@ -26,7 +26,7 @@ pub fn monitor(a: &LiveArgs) -> Result<i32, UserError> {
         linger: Duration::ZERO,
         print: true,
     };
-    let (session, end) = record(a, &plan, |_| Ok(()))?;
+    let (session, end) = record(a, a.ip, &plan, |_| Ok(()))?;
     finish(a, session, end)
 }
 
@@ -39,7 +39,9 @@ pub fn run(r: &RunArgs) -> Result<i32, UserError> {
     };
     let status = std::sync::Arc::new(std::sync::Mutex::new(None));
     let st = status.clone();
-    let (session, end) = record(&r.live, &plan, move |tx| spawn_child(&r.cmd, tx, st))?;
+    let (session, end) = record(&r.live, r.live.ip, &plan, move |tx| {
+        spawn_child(&r.cmd, tx, st)
+    })?;
     let code = finish(&r.live, session, end)?;
     let child = status.lock().ok().and_then(|s| *s);
     // The child's exit status is the run's: scripts that wrap the upload keep working.
@@ -58,13 +60,14 @@ pub fn linger(a: &LiveArgs) -> Duration {
 /// Starts the watched sources and `extra` (the uploader), then records.
 pub fn record(
     a: &LiveArgs,
+    ip: Option<std::net::Ipv4Addr>,
     plan: &Plan,
     extra: impl FnOnce(SyncSender<Msg>) -> Result<(), UserError>,
 ) -> Result<(Session, i64), UserError> {
     let (tx, rx) = live::channel();
     let mut session = Session::new();
     let mut sink = a.export.as_deref().map(TraceSink::create).transpose()?;
-    super::sources::start(a, &tx, &mut session)?;
+    let sources = super::sources::start(a, ip, &tx, &mut session)?;
     if plan.duration.is_none() && plan.linger.is_zero() {
         eprintln!("ota-doctor: recording; press Ctrl-C to stop and diagnose");
     }
@@ -72,6 +75,7 @@ pub fn record(
     drop(tx);
     let stop = live::stop_on_signals();
     let end = live::record(&rx, &mut session, plan, sink.as_mut(), &stop);
+    sources.stop(&mut session);
     if let Some(why) = sink.and_then(|s| s.failed) {
         session.note(why);
     }

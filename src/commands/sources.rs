@@ -1,16 +1,133 @@
-//! Starts the live sources a run watches: the serial port and packet capture.
+//! Starts the live sources a run watches (the serial port, packet capture) and forwards
+//! what they read to the recording loop. A source that cannot start is a note, not the
+//! end of the run: the other sources still tell part of the story.
 
+use crate::capture::live::{LiveCapture, LiveConfig};
+use crate::capture::serial::{SerialCapture, SerialConfig, SerialMsg, SerialStatus};
+use crate::capture::{baud::BaudHint, live::PERMISSION_HINT};
 use crate::cli::LiveArgs;
 use crate::error::UserError;
-use crate::live::Msg;
-use crate::session::Session;
+use crate::event::Source;
+use crate::live::{self, Msg};
+use crate::session::{Input, Session};
+use std::net::Ipv4Addr;
 use std::sync::mpsc::SyncSender;
 
-pub fn start(a: &LiveArgs, _tx: &SyncSender<Msg>, _session: &mut Session) -> Result<(), UserError> {
-    if a.serial.is_some() || a.ip.is_some() {
-        return Err(UserError::new(
-            "live serial and capture sources are being wired",
-        ));
+/// The running sources; [`Sources::stop`] ends them and notes what they lost.
+#[derive(Default)]
+pub struct Sources {
+    serial: Option<SerialCapture>,
+    net: Option<LiveCapture>,
+}
+
+/// A serial port that cannot be opened stops the run: the user named it and would
+/// otherwise watch an upload with no device log. Capture failures only add a note.
+pub fn start(
+    a: &LiveArgs,
+    ip: Option<Ipv4Addr>,
+    tx: &SyncSender<Msg>,
+    session: &mut Session,
+) -> Result<Sources, UserError> {
+    let mut s = Sources::default();
+    if let Some(port) = &a.serial {
+        let (cap, rx) = SerialCapture::start(
+            &SerialConfig::new(std::path::PathBuf::from(port), a.baud),
+            live::clock(),
+        )?;
+        session.watch(Source::Serial);
+        forward_serial(rx, tx.clone());
+        s.serial = Some(cap);
     }
-    Ok(())
+    // Missing sources are named by the analysis' own notes.
+    if let Some(ip) = ip {
+        s.net = start_net(a, ip, tx, session);
+    }
+    Ok(s)
+}
+
+fn start_net(
+    a: &LiveArgs,
+    ip: Ipv4Addr,
+    tx: &SyncSender<Msg>,
+    session: &mut Session,
+) -> Option<LiveCapture> {
+    let mut cfg = LiveConfig::new(ip);
+    cfg.iface = a.iface.clone();
+    match LiveCapture::start(&cfg, live::clock()) {
+        Ok((cap, mut rx)) => {
+            session.watch(Source::Net);
+            eprintln!(
+                "ota-doctor: capturing on {} ({})",
+                cap.iface.name, cap.iface.why
+            );
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                while let Some(f) = rx.blocking_recv() {
+                    let (t_us, link, data) = (f.t_us, f.link, f.bytes);
+                    if tx
+                        .send(Msg::Input(Input::Frame { t_us, link, data }))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+            Some(cap)
+        }
+        Err(e) => {
+            // One line and the fix, then carry on with the other sources.
+            eprintln!("{e}");
+            let hint = e.hint.as_deref().unwrap_or(PERMISSION_HINT);
+            session.note(format!("no packets were captured: {} ({hint})", e.message));
+            None
+        }
+    }
+}
+
+fn forward_serial(mut rx: tokio::sync::mpsc::Receiver<SerialMsg>, tx: SyncSender<Msg>) {
+    std::thread::spawn(move || {
+        while let Some(m) = rx.blocking_recv() {
+            let msg = match m {
+                SerialMsg::Line(l) => Msg::Input(Input::Serial {
+                    t_us: l.t_us,
+                    bytes: l.bytes,
+                }),
+                // Recovering is not news; everything else the user should see.
+                SerialMsg::Status {
+                    status: SerialStatus::Baud(BaudHint::Readable),
+                    ..
+                } => continue,
+                SerialMsg::Status { status, .. } => Msg::Note(status.to_string()),
+            };
+            if tx.send(msg).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+impl Sources {
+    pub fn stop(self, session: &mut Session) {
+        if let Some(s) = self.serial {
+            let c = s.stop();
+            if c.dropped > 0 {
+                session.note(format!(
+                    "{} serial line(s) were dropped because processing fell behind",
+                    c.dropped
+                ));
+            }
+        }
+        if let Some(n) = self.net {
+            let sum = n.stop();
+            if sum.counts.dropped > 0 {
+                session.note(format!(
+                    "{} captured frame(s) were dropped because processing fell behind",
+                    sum.counts.dropped
+                ));
+            }
+            if let Some(e) = sum.error {
+                session.note(format!("packet capture stopped early: {e}"));
+            }
+        }
+    }
 }

@@ -120,6 +120,7 @@ pub const HOST: &[(&str, &[&str])] = &[
 /// Network events (written by live capture and pcap decoding; readable from traces and
 /// example timelines today).
 pub const NET: &[(&str, &[&str])] = &[
+    ("arp.unanswered", &["ip", "requests"]),
     (
         "ota.invite",
         &[

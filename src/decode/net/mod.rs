@@ -1,6 +1,7 @@
 //! Network decoding: capture files, frames, ArduinoOTA and ESPHome OTA sessions. Pure
 //! functions over bytes; live capture feeds the same [`ota::OtaDecoder`].
 
+pub mod arp;
 pub mod auth;
 pub mod build;
 pub mod esphome;
@@ -26,6 +27,7 @@ pub fn decode_capture_with(
 ) -> Result<(DecodedLog, usize), pcap::PcapError> {
     let cap = pcap::read(bytes)?;
     let mut dec = ota::OtaDecoder::with_options(opts.clone());
+    let mut arp = arp::ArpWatch::new();
     let mut log = DecodedLog {
         clock: Some(Clock::Epoch),
         ..DecodedLog::default()
@@ -41,12 +43,15 @@ pub fn decode_capture_with(
         if let Some(p) = packet::parse(f.link, f.data) {
             packets += 1;
             log.events.extend(dec.packet(f.t_us, &p));
+        } else if arp.frame(f.t_us, f.link, f.data) {
+            packets += 1;
         } else if packet::is_fragment(f.link, f.data) {
             fragments += 1;
         }
     }
     let end = cap.frames.iter().map(|f| f.t_us).max().unwrap_or(0);
     log.events.extend(dec.finish(end));
+    log.events.extend(arp.finish());
     log.end_us = Some(end);
     log.events.sort_by_key(|e| e.t_us);
     if let Some(why) = cap.truncated {

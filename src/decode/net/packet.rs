@@ -47,7 +47,13 @@ pub const ACK: u8 = 0x10;
 
 /// The IPv4 packet inside a frame of the given link type, if any.
 pub fn ip_payload(link: LinkType, f: &[u8]) -> Option<&[u8]> {
-    let (ethertype, rest) = match link {
+    let (ethertype, rest) = l3(link, f)?;
+    (ethertype == 0x0800).then_some(rest)
+}
+
+/// The frame's EtherType and what follows the link header.
+pub fn l3(link: LinkType, f: &[u8]) -> Option<(u16, &[u8])> {
+    Some(match link {
         LinkType::Ethernet => {
             let mut at = 12;
             let mut et = u16::from_be_bytes(f.get(at..at + 2)?.try_into().ok()?);
@@ -69,8 +75,7 @@ pub fn ip_payload(link: LinkType, f: &[u8]) -> Option<&[u8]> {
         LinkType::Null => (0x0800, f.get(4..)?),
         LinkType::Raw => (0x0800, f),
         LinkType::Other(_) => return None,
-    };
-    (ethertype == 0x0800).then_some(rest)
+    })
 }
 
 pub fn parse(link: LinkType, frame: &[u8]) -> Option<Packet<'_>> {
