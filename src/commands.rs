@@ -15,6 +15,8 @@ pub fn run(cli: Cli) -> Result<i32, UserError> {
     match cli.command {
         Command::Analyze(a) => analyze(&a),
         Command::Rules(r) => rules(r),
+        Command::Upload(u) => crate::upload::run_cli(&u),
+        Command::Sim(s) => crate::sim::run_cli(&s),
     }
 }
 
