@@ -27,6 +27,11 @@ pub enum Command {
     /// Write, check and test rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Upload an image like espota.py does, reporting every step.
+    Upload(crate::upload::UploadArgs),
+    /// A simulated ESP8266/ESP32 running ArduinoOTA (for demos and tests).
+    #[command(hide = true)]
+    Sim(crate::sim::SimArgs),
     /// Debugging: run the live sources alone and print what they deliver.
     #[command(hide = true)]
     Capture(crate::capture::CaptureArgs),
