@@ -34,7 +34,7 @@ mkdir -p "$WORK"
 cleanup() {
   if [[ $KEEP != 1 ]]; then
     rm -f "$PCAP" "$PCAP.manifest" "$PCAP.gen" "$HEAD_PCAP" "$WORK/report.json" \
-      "$WORK/trace.jsonl" "$WORK/rss" "$WORK"/*.err
+      "$WORK/trace.jsonl" "$WORK/rss" "$WORK"/*.err "$WORK"/perf.data*
     rmdir "$WORK" 2>/dev/null || true
   fi
 }
