@@ -31,6 +31,7 @@ else
 fi
 
 mkdir -p "$WORK"
+HEAD_PCAP=""
 cleanup() {
   if [[ $KEEP != 1 ]]; then
     rm -f "$PCAP" "$PCAP.manifest" "$PCAP.gen" "$HEAD_PCAP" "$WORK/report.json" \
@@ -60,7 +61,6 @@ else
 fi
 BYTES=$(stat -c %s "$PCAP")
 # The first 1000 frames: what each tool costs before the size of the file matters.
-HEAD_PCAP=""
 if command -v editcap >/dev/null 2>&1; then
   HEAD_PCAP=$WORK/head.pcap
   editcap -r "$PCAP" "$HEAD_PCAP" 1-1000
