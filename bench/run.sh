@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Offline pcap decoding speed of `ota-doctor analyze --pcap` against tshark, both timed
+# in this run on the same generated capture. A benchmark, not a test: it prints numbers
+# and fails only if it cannot measure. See README.md, "Benchmarks".
+#
+# Settings (environment): SIZE_MB=200 SEED=1 SESSIONS=150 RUNS=3
+#   BENCH_DIR=${TMPDIR:-/tmp}/ota-doctor-bench  where the capture is written
+#   KEEP=1   keep the capture (and reuse it next time when size, seed and generator match)
+#   PROFILE=1  also record ota-doctor with `perf` and print where its time goes
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SIZE_MB=${SIZE_MB:-200}
+SEED=${SEED:-1}
+SESSIONS=${SESSIONS:-150}
+RUNS=${RUNS:-3}
+KEEP=${KEEP:-0}
+WORK=${BENCH_DIR:-${TMPDIR:-/tmp}/ota-doctor-bench}
+PCAP=$WORK/big.pcap
+FILTER='udp.port==8266 || udp.port==3232'
+
+if ! command -v tshark >/dev/null 2>&1; then
+  echo "install tshark: apt-get install -y tshark" >&2
+  exit 1
+fi
+if [[ -x /usr/bin/time ]] && /usr/bin/time -f %M true >/dev/null 2>&1; then
+  HAVE_TIME=1
+else
+  HAVE_TIME=0
+  echo "note: GNU time not found (apt-get install time); peak RSS is sampled from /proc" >&2
+fi
+
+mkdir -p "$WORK"
+HEAD_PCAP=""
+cleanup() {
+  if [[ $KEEP != 1 ]]; then
+    rm -f "$PCAP" "$PCAP.manifest" "$PCAP.gen" "$HEAD_PCAP" "$WORK/report.json" \
+      "$WORK/trace.jsonl" "$WORK/rss" "$WORK"/*.err "$WORK"/perf.data*
+    rmdir "$WORK" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+echo "== building (release)"
+(cd "$ROOT" && cargo build --release --quiet --bin ota-doctor --example gen-pcap)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OTA=$TARGET/release/ota-doctor
+GEN=$TARGET/release/examples/gen-pcap
+
+# The capture is reused only if it was made by this generator with these settings.
+want="seed=$SEED size_mb=$SIZE_MB sessions=$SESSIONS gen=$(sha256sum "$ROOT/examples/gen-pcap.rs" | cut -c1-16)"
+manifest() { sed -n "s/^$1=//p" "$PCAP.manifest"; }
+if [[ -f $PCAP && -f $PCAP.manifest && -f $PCAP.gen && $(cat "$PCAP.gen") == "$want" &&
+  $(stat -c %s "$PCAP") == $(manifest bytes) ]]; then
+  echo "== reusing $PCAP ($want)"
+else
+  echo "== generating $PCAP ($want)"
+  rm -f "$PCAP.gen"
+  "$GEN" --out "$PCAP" --size-mb "$SIZE_MB" --seed "$SEED" --sessions "$SESSIONS" >/dev/null
+  echo "$want" >"$PCAP.gen"
+fi
+BYTES=$(stat -c %s "$PCAP")
+# The first 1000 frames: what each tool costs before the size of the file matters.
+if command -v editcap >/dev/null 2>&1; then
+  HEAD_PCAP=$WORK/head.pcap
+  editcap -r "$PCAP" "$HEAD_PCAP" 1-1000
+fi
+
+# measure NAME CMD...: one warm-up run (page cache), then RUNS timed runs.
+# Sets MED_S (median wall seconds) and RSS_MB (peak RSS of the median run).
+measure() {
+  local name=$1 err=$WORK/$1.err
+  shift
+  "$@" >/dev/null 2>"$err" || { echo "FAILED: $* (see $err)" >&2; exit 1; }
+  local rows=() i t0 t1 rss runs_shown=""
+  for ((i = 0; i < RUNS; i++)); do
+    t0=$(date +%s%N)
+    if [[ $HAVE_TIME == 1 ]]; then
+      /usr/bin/time -f %M -o "$WORK/rss" "$@" >/dev/null 2>>"$err" || { echo "FAILED: $*" >&2; exit 1; }
+      rss=$(tail -n1 "$WORK/rss")
+    else
+      "$@" >/dev/null 2>>"$err" &
+      local pid=$! hwm
+      rss=0
+      while kill -0 "$pid" 2>/dev/null; do
+        hwm=$(sed -n 's/^VmHWM:\s*\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
+        [[ -n $hwm && $hwm -gt $rss ]] && rss=$hwm
+        sleep 0.01
+      done
+      wait "$pid" || { echo "FAILED: $*" >&2; exit 1; }
+    fi
+    t1=$(date +%s%N)
+    rows+=("$(((t1 - t0) / 1000)) $rss")
+    runs_shown+=" $(awk -v us="$(((t1 - t0) / 1000))" 'BEGIN { printf "%.3f", us / 1e6 }')s/${rss}KiB"
+  done
+  local mid
+  mid=$(printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p")
+  MED_S=$(awk -v us="${mid% *}" 'BEGIN { printf "%.3f", us / 1e6 }')
+  RSS_MB=$(awk -v kb="${mid#* }" 'BEGIN { printf "%.1f", kb / 1024 }')
+  echo "   $name:$runs_shown"
+}
+
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== timing: $RUNS runs each after a warm-up, median reported"
+measure ota-doctor "$OTA" analyze --pcap "$PCAP" --format json
+OTA_S=$MED_S OTA_RSS=$RSS_MB
+measure tshark-q tshark -r "$PCAP" -n -q
+TS_S=$MED_S TS_RSS=$RSS_MB
+measure tshark-Y tshark -r "$PCAP" -n -Y "$FILTER" -q
+TY_S=$MED_S TY_RSS=$RSS_MB
+measure tshark-lines tshark -r "$PCAP" -n
+TL_S=$MED_S TL_RSS=$RSS_MB
+OE_S=- TE_S=-
+if [[ -n $HEAD_PCAP ]]; then
+  measure ota-doctor-1000 "$OTA" analyze --pcap "$HEAD_PCAP" --format json
+  OE_S=$MED_S
+  measure tshark-1000 tshark -r "$HEAD_PCAP" -n -q
+  TE_S=$MED_S
+fi
+
+# What ota-doctor found, from its JSON report and its JSON Lines trace (untimed run).
+"$OTA" analyze --pcap "$PCAP" --format json --export "$WORK/trace.jsonl" >"$WORK/report.json"
+TRACE=$WORK/trace.jsonl
+kind() { grep -F "\"kind\":\"$1\"" "$TRACE" || true; }
+count() { kind "$1" | { grep -c -- "$2" || true; }; }
+found_packets=$(grep -o '"packets": *[0-9]*' "$WORK/report.json" | grep -o '[0-9]*$')
+found_sessions=$(kind ota.invite | { grep -o '"device_ip":"[^"]*"\|"host_port":[0-9]*' || true; } |
+  paste - - | sort -u | grep -c . || true)
+found_ok=$(count ota.result '"verdict":"ok"')
+found_reset=$(count ota.result '"text":"device reset')
+found_refused=$(count tcp.connect '"outcome":"refused"')
+found_timeout=$(count tcp.connect '"outcome":"timeout"')
+found_icmp=$(count icmp.unreachable '')
+
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
+mbs() { awk -v b="$BYTES" -v s="$1" 'BEGIN { printf "%.1f", b / 1e6 / s }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f×", a / b }'; }
+
+echo
+echo "== machine"
+echo "   cpu:     $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1), nproc $(nproc)"
+echo "   kernel:  $(uname -srm)"
+echo "   date:    $(date -u +%Y-%m-%dT%H:%M:%SZ), load average before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "   tshark:  $(tshark -v 2>/dev/null | head -n1)"
+echo "   ota-doctor: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?') (release)"
+echo
+echo "== capture"
+echo "   file:    $PCAP, $(mb "$BYTES") MB ($BYTES bytes), seed $SEED"
+echo "   frames:  $(manifest frames) ($(manifest ip_frames) IPv4), $(manifest duration_s) s of traffic"
+echo
+row() { printf '%-56s %-11s %7s %8s %12s %13s\n' "$@"; }
+row "decoder (median of $RUNS runs, warm page cache)" "dissects" "time s" "MB/s" "peak RSS MB" "÷ ota-doctor"
+row "ota-doctor analyze --pcap F --format json" "OTA only" "$OTA_S" "$(mbs "$OTA_S")" "$OTA_RSS" "1.0×"
+row "tshark -r F -n -q" "nothing *" "$TS_S" "$(mbs "$TS_S")" "$TS_RSS" "$(ratio "$TS_S" "$OTA_S")"
+row "tshark -r F -n -Y '$FILTER' -q" "every frame" "$TY_S" "$(mbs "$TY_S")" "$TY_RSS" "$(ratio "$TY_S" "$OTA_S")"
+row "tshark -r F -n > /dev/null" "every frame" "$TL_S" "$(mbs "$TL_S")" "$TL_RSS" "$(ratio "$TL_S" "$OTA_S")"
+row "ota-doctor, first 1000 frames only (startup)" "" "$OE_S"
+row "tshark -r -n -q, first 1000 frames only (startup)" "" "$TE_S"
+echo "   * with -q and no filter, tap or output, tshark reads the records and dissects"
+echo "     none of them: that row is its file-reading floor, not a decoder."
+echo
+echo "   ota-doctor throughput: $(mbs "$OTA_S") MB/s. tshark time / ota-doctor time:" \
+  "-q $(ratio "$TS_S" "$OTA_S"), -Y $(ratio "$TY_S" "$OTA_S"), summary lines $(ratio "$TL_S" "$OTA_S")"
+echo
+printf '%-34s %10s %12s\n' "check" "generated" "ota-doctor"
+mismatch=0
+check() {
+  local mark=ok
+  if [[ $2 != "$3" ]]; then
+    mark="MISMATCH"
+    mismatch=1
+  fi
+  printf '%-34s %10s %12s  %s\n' "$1" "$2" "$3" "$mark"
+}
+check "OTA sessions (invitations)" "$(manifest sessions)" "$found_sessions"
+check "  finished with OK" "$(manifest ota_ok)" "$found_ok"
+check "  reset by the device" "$(manifest ota_reset)" "$found_reset"
+check "  connect-back refused" "$(manifest ota_refused)" "$found_refused"
+check "  connect-back timed out" "$(manifest ota_connect_timeout)" "$found_timeout"
+check "ICMP unreachable frames" "$(manifest icmp_frames)" "$found_icmp"
+check "IPv4 packets decoded" "$(manifest ip_frames)" "$found_packets"
+if [[ $mismatch == 1 ]]; then
+  echo
+  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+  echo "!!! MISMATCH: ota-doctor did not find what was generated (see rows above)   !!!"
+  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+fi
+if awk -v a="$TS_S" -v b="$OTA_S" 'BEGIN { exit !(a < 10 * b) }'; then
+  echo
+  echo "note: ota-doctor is less than 10× faster than 'tshark -r -q' (which dissects nothing)"
+  echo "      here; README.md, Benchmarks, says where its time goes."
+fi
+if [[ ${PROFILE:-0} == 1 ]]; then
+  echo
+  if command -v perf >/dev/null 2>&1; then
+    echo "== perf: ota-doctor, self time by symbol (kernel time is the [k] rows)"
+    perf record -q -F 10000 -g -o "$WORK/perf.data" "$OTA" analyze --pcap "$PCAP" --format json \
+      >/dev/null 2>"$WORK/perf.err"
+    perf report -i "$WORK/perf.data" --no-children --stdio --sort sym -g none 2>/dev/null |
+      grep -E '^ +[0-9]' | head -n 25 || true
+    echo "-- including callees, ota-doctor frames:"
+    perf report -i "$WORK/perf.data" --children --stdio --sort sym -g none 2>/dev/null |
+      grep -E '^ +[0-9].*(ota_doctor|main|std::fs)' | head -n 15 || true
+    rm -f "$WORK/perf.data" "$WORK/perf.data.old"
+  else
+    echo "PROFILE=1: perf is not installed (apt-get install linux-perf)"
+  fi
+fi
+[[ $KEEP == 1 ]] && echo "kept $PCAP (KEEP=1)"
+exit 0
