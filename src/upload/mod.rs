@@ -113,7 +113,10 @@ pub struct Image {
 }
 
 fn load_image(args: &UploadArgs) -> Result<Image, UserError> {
-    let data = crate::error::read_input(&args.file, "image")?;
+    let data = std::fs::read(&args.file).map_err(|e| {
+        UserError::new(format!("cannot read image `{}`: {e}", args.file.display()))
+            .hint("give -f/--file the .bin the build produced (Arduino: Sketch > Export compiled binary; PlatformIO: .pio/build/<env>/firmware.bin)")
+    })?;
     if data.is_empty() {
         return Err(
             UserError::new(format!("image `{}` is empty", args.file.display())).hint(

@@ -104,24 +104,24 @@ impl Transfer {
         }
     }
 
-    /// esp8266's espota: read until a reply holds `E` (error text) or `O` (`OK`).
+    /// esp8266's espota: read until a reply holds `E` (error text) or `O` (`OK`). The
+    /// verdict may already have come with the last byte count, so everything the
+    /// device sent counts, not just what arrives from now on.
     fn result_esp8266(&mut self, log: &mut Log) -> Outcome {
         log.info("Waiting for result...");
-        let start = self.heard.len();
         loop {
-            let got = self.read_some(64);
-            let reply = String::from_utf8_lossy(&self.heard[start..]).into_owned();
-            if reply.contains('E') {
+            let text = device_text(&self.heard).unwrap_or_default();
+            if text.contains('E') {
                 self.drain();
-                let text = device_text(&self.heard[start..]).unwrap_or(reply);
+                let text = device_text(&self.heard).unwrap_or(text);
                 log.error(&text);
                 return Outcome::ResultError(text);
             }
-            if reply.contains('O') {
+            if String::from_utf8_lossy(&self.heard).contains('O') {
                 log.info("Result: OK");
                 return Outcome::Ok;
             }
-            if !got {
+            if !self.read_some(64) {
                 log.error("No Result!");
                 return Outcome::NoResult;
             }
