@@ -28,7 +28,7 @@ pub enum Command {
     #[command(subcommand)]
     Rules(RulesCommand),
     /// Upload an image like espota.py does, reporting every step.
-    Upload(crate::upload::UploadArgs),
+    Upload(UploadCmd),
     /// A simulated ESP8266/ESP32 running ArduinoOTA (for demos and tests).
     #[command(hide = true)]
     Sim(crate::sim::SimArgs),
@@ -172,4 +172,21 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 /// Wraps the password at once so that no Debug print of the arguments can show it.
 fn password(s: &str) -> Result<crate::decode::net::auth::Password, String> {
     Ok(crate::decode::net::auth::Password::new(s))
+}
+
+#[derive(Args, Debug)]
+pub struct UploadCmd {
+    #[command(flatten)]
+    pub up: crate::upload::UploadArgs,
+    /// Capture on this interface (default: the one that routes to the device).
+    #[arg(long, value_name = "NAME")]
+    pub iface: Option<String>,
+    /// Write the trace (JSON Lines) continuously to this file.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub export: Option<std::path::PathBuf>,
+    /// The final summary's format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub rules: RuleDirs,
 }

@@ -49,6 +49,8 @@ pub struct Plan {
     pub linger: Duration,
     /// Print each event as a line while recording.
     pub print: bool,
+    /// Timeline lines go to stderr, keeping stdout for the final JSON.
+    pub to_stderr: bool,
 }
 
 /// Writes the trace as events arrive; the file is readable at every moment.
@@ -136,11 +138,16 @@ fn emit(session: &Session, n: usize, plan: &Plan, sink: &mut Option<&mut TraceSi
         s.write(new);
     }
     if plan.print {
-        let mut o = std::io::stdout().lock();
-        for e in new {
-            let _ = writeln!(o, "{}", crate::sinks::text::event_line(e, t0));
-        }
-        let _ = o.flush();
+        let lines: String = new
+            .iter()
+            .map(|e| crate::sinks::text::event_line(e, t0) + "\n")
+            .collect();
+        let _ = if plan.to_stderr {
+            std::io::stderr().lock().write_all(lines.as_bytes())
+        } else {
+            let mut o = std::io::stdout().lock();
+            o.write_all(lines.as_bytes()).and_then(|_| o.flush())
+        };
     }
 }
 

@@ -353,7 +353,7 @@ fn explain_prints_the_rule_in_words() {
     assert!(o.status.success());
     let out = stdout(&o);
     assert!(
-        out.contains("no net ota.reply or net icmp.unreachable for 10s while serial event"),
+        out.contains("no net ota.reply or net icmp.unreachable for 3s while serial event"),
         "{out}"
     );
     assert!(run(&["rules", "explain", "NOPE"]).status.code() == Some(2));

@@ -3,15 +3,16 @@
 //! [`crate::live`] owns the session.
 
 use super::{load_rules, print_report};
-use crate::cli::{LiveArgs, RunArgs};
+use crate::cli::{Format, LiveArgs, RunArgs, UploadCmd};
 use crate::decode::lines::LineSplitter;
 use crate::error::UserError;
 use crate::live::{self, Msg, Plan, TraceSink};
 use crate::session::{Input, Session};
 use crate::sinks::text::Labels;
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// `ota-doctor --serial PORT --ip IP`.
@@ -25,6 +26,7 @@ pub fn monitor(a: &LiveArgs) -> Result<i32, UserError> {
         duration: a.duration,
         linger: Duration::ZERO,
         print: true,
+        to_stderr: a.format == Format::Json,
     };
     let (session, end) = record(a, a.ip, &plan, |_| Ok(()))?;
     finish(a, session, end)
@@ -36,16 +38,110 @@ pub fn run(r: &RunArgs) -> Result<i32, UserError> {
         duration: r.live.duration,
         linger: linger(&r.live),
         print: true,
+        to_stderr: r.live.format == Format::Json,
     };
-    let status = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let st = status.clone();
-    let (session, end) = record(&r.live, r.live.ip, &plan, move |tx| {
-        spawn_child(&r.cmd, tx, st)
+    let slot: Arc<Mutex<Option<Child>>> = Arc::new(Mutex::new(None));
+    let status = Arc::new(Mutex::new(None));
+    let (child, st) = (slot.clone(), status.clone());
+    let (mut session, end) = record(&r.live, r.live.ip, &plan, move |tx| {
+        spawn_child(&r.cmd, tx, child, st)
     })?;
+    // Recording stopped (--duration, Ctrl-C) while the uploader still runs: stop it
+    // rather than leave it behind.
+    if let Some(mut c) = slot.lock().ok().and_then(|mut c| c.take()) {
+        match c.try_wait().ok().flatten() {
+            Some(st) => {
+                if let Ok(mut s) = status.lock() {
+                    *s = s.or(st.code());
+                }
+            }
+            None => {
+                let _ = c.kill();
+                let _ = c.wait();
+                session.note(format!(
+                    "`{}` was still running when recording stopped; it was killed",
+                    r.cmd[0]
+                ));
+            }
+        }
+    }
     let code = finish(&r.live, session, end)?;
     let child = status.lock().ok().and_then(|s| *s);
     // The child's exit status is the run's: scripts that wrap the upload keep working.
-    Ok(child.unwrap_or(code))
+    Ok(child.unwrap_or(if code == 0 { 1 } else { code }))
+}
+
+/// `ota-doctor upload`: our own espota-compatible upload, watched and diagnosed. The
+/// exit status is espota's (0 uploaded, 1 failed), so scripts keep working.
+pub fn upload(u: UploadCmd) -> Result<i32, UserError> {
+    // Bad input is reported before anything starts listening.
+    crate::error::read_input(&u.up.file, "image")?;
+    let ip = resolve_v4(&u.up.ip);
+    let a = LiveArgs {
+        serial: u.up.serial.clone(),
+        ip,
+        iface: u.iface,
+        baud: u.up.baud,
+        port: Some(u.up.port),
+        export: u.export,
+        no_tui: true,
+        duration: None,
+        format: u.format,
+        rules: u.rules,
+    };
+    let plan = Plan {
+        duration: None,
+        linger: linger(&a),
+        print: true,
+        to_stderr: a.format == Format::Json,
+    };
+    let result = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let res = result.clone();
+    let up = u.up;
+    let (session, end) = record(&a, ip, &plan, move |tx| {
+        std::thread::spawn(move || {
+            let mut report = |line: &str| {
+                let text = line.to_string();
+                let _ = tx.send(Msg::Input(Input::Host {
+                    t_us: live::now_us(),
+                    text,
+                }));
+            };
+            let r = crate::upload::upload(&up, &mut report);
+            if let Ok(mut slot) = res.lock() {
+                *slot = Some(r);
+            }
+            let _ = tx.send(Msg::Finished);
+        });
+        Ok(())
+    })?;
+    let outcome = result.lock().ok().and_then(|mut r| r.take());
+    match outcome {
+        Some(Err(e)) => Err(e),
+        Some(Ok(o)) => {
+            finish(&a, session, end)?;
+            Ok(o.exit_code())
+        }
+        None => {
+            finish(&a, session, end)?;
+            Ok(1)
+        }
+    }
+}
+
+/// The device's IPv4 address for capture: a literal, or a name (`esp.local`) resolved
+/// the way the uploader will resolve it.
+fn resolve_v4(host: &str) -> Option<std::net::Ipv4Addr> {
+    use std::net::ToSocketAddrs;
+    host.parse().ok().or_else(|| {
+        (host, 0)
+            .to_socket_addrs()
+            .ok()?
+            .find_map(|a| match a.ip() {
+                std::net::IpAddr::V4(v4) => Some(v4),
+                _ => None,
+            })
+    })
 }
 
 /// After the upload ends the device still prints its result and reboots.
@@ -99,7 +195,8 @@ pub fn finish(a: &LiveArgs, session: Session, end: i64) -> Result<i32, UserError
 fn spawn_child(
     cmd: &[String],
     tx: SyncSender<Msg>,
-    status: std::sync::Arc<std::sync::Mutex<Option<i32>>>,
+    slot: Arc<Mutex<Option<Child>>>,
+    status: Arc<Mutex<Option<i32>>>,
 ) -> Result<(), UserError> {
     let mut child = Command::new(&cmd[0])
         .args(&cmd[1..])
@@ -128,11 +225,25 @@ fn spawn_child(
         std::thread::spawn(move || pipe_lines(r, &tx))
     })
     .collect();
+    if let Ok(mut s) = slot.lock() {
+        *s = Some(child);
+    }
     std::thread::spawn(move || {
         for r in readers {
             let _ = r.join();
         }
-        let code = child.wait().ok().and_then(|s| s.code());
+        // The child stays in `slot` so the owner can kill it; poll instead of wait().
+        let code = loop {
+            let Ok(mut guard) = slot.lock() else { return };
+            let Some(c) = guard.as_mut() else { return };
+            match c.try_wait() {
+                Ok(Some(st)) => break st.code(),
+                Ok(None) => {}
+                Err(_) => break None,
+            }
+            drop(guard);
+            std::thread::sleep(Duration::from_millis(50));
+        };
         if let Ok(mut s) = status.lock() {
             *s = code;
         }

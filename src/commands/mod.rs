@@ -21,7 +21,7 @@ pub fn run(cli: Cli) -> Result<i32, UserError> {
         Some(Command::Run(r)) => live::run(&r),
         Some(Command::Rules(r)) => rules(r),
         Some(Command::Capture(a)) => crate::capture::run(&a),
-        Some(Command::Upload(u)) => crate::upload::run_cli(&u),
+        Some(Command::Upload(u)) => live::upload(u),
         Some(Command::Sim(s)) => crate::sim::run_cli(&s),
     }
 }

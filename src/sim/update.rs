@@ -53,6 +53,22 @@ fn begin_failed(dev: &Device, sock: &UdpSocket, inv: &Invitation, src: SocketAdd
     dev.record(SessionRecord::new(inv, SessionOutcome::BeginFailed(e.text)));
 }
 
+/// Connects from the board's own address, as a real board does: on loopback the
+/// kernel would otherwise pick 127.0.0.1 and the device's traffic would not carry
+/// the device's IP.
+fn dial_from(dev: &Device, to: &SocketAddr, wait: Duration) -> std::io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::for_address(*to), Type::STREAM, None)?;
+    if let Ok(ip) = dev.ip.parse::<std::net::IpAddr>()
+        && ip.is_ipv4() == to.is_ipv4()
+        && !ip.is_unspecified()
+    {
+        sock.bind(&SocketAddr::new(ip, 0).into())?;
+    }
+    sock.connect_timeout(&(*to).into(), wait)?;
+    Ok(sock.into())
+}
+
 /// The board is the TCP client: it dials the address the invitation came from.
 fn connect_back(dev: &Device, inv: &Invitation, src: SocketAddr) -> Option<TcpStream> {
     let wait = match dev.chip {
@@ -60,7 +76,7 @@ fn connect_back(dev: &Device, inv: &Invitation, src: SocketAddr) -> Option<TcpSt
         Chip::Esp32 => Duration::from_millis(3000),
     };
     let addr = SocketAddr::new(src.ip(), inv.host_port);
-    match TcpStream::connect_timeout(&addr, wait) {
+    match dial_from(dev, &addr, wait) {
         Ok(s) => {
             let _ = s.set_nodelay(true);
             Some(s)

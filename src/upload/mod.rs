@@ -192,8 +192,13 @@ fn random_port() -> u16 {
 fn options_line(a: &UploadArgs, host_port: u16) -> String {
     let py = |b: bool| if b { "True" } else { "False" };
     let auth = if a.auth.is_empty() { "" } else { "***" };
+    // Only the ESP32 espota.py has --timeout, so only its Options line shows one.
+    let timeout = match a.tool() {
+        Tool::Esp32 => format!(", 'timeout': {}", a.timeout),
+        Tool::Esp8266 => String::new(),
+    };
     format!(
-        "Options: {{'esp_ip': '{}', 'host_ip': '{}', 'esp_port': {}, 'host_port': {host_port}, 'auth': '{auth}', 'image': '{}', 'spiffs': {}, 'debug': {}, 'progress': {}, 'timeout': {}}}",
+        "Options: {{'esp_ip': '{}', 'host_ip': '{}', 'esp_port': {}, 'host_port': {host_port}, 'auth': '{auth}', 'image': '{}', 'spiffs': {}, 'debug': {}, 'progress': {}{timeout}}}",
         a.ip,
         a.host_ip,
         a.port,
@@ -201,7 +206,6 @@ fn options_line(a: &UploadArgs, host_port: u16) -> String {
         py(a.spiffs),
         py(a.debug),
         py(a.progress),
-        a.timeout
     )
 }
 

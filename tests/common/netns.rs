@@ -77,11 +77,34 @@ impl NetPair {
         sh(&["ip", "netns", "add", &self.host_ns]);
         sh(&["ip", "netns", "add", &self.device_ns]);
         sh(&[
-            "ip", "-n", &self.host_ns, "link", "add", vh, "type", "veth", "peer", "name", vd,
-            "netns", &self.device_ns,
+            "ip",
+            "-n",
+            &self.host_ns,
+            "link",
+            "add",
+            vh,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            vd,
+            "netns",
+            &self.device_ns,
         ]);
-        for (ns, dev, ip) in [(&self.host_ns, vh, &self.host_ip), (&self.device_ns, vd, &self.device_ip)] {
-            sh(&["ip", "-n", ns, "addr", "add", &format!("{ip}/24"), "dev", dev]);
+        for (ns, dev, ip) in [
+            (&self.host_ns, vh, &self.host_ip),
+            (&self.device_ns, vd, &self.device_ip),
+        ] {
+            sh(&[
+                "ip",
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{ip}/24"),
+                "dev",
+                dev,
+            ]);
             sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
         }
@@ -100,12 +123,11 @@ impl NetPair {
         c
     }
 
-    /// Drops TCP to `port` arriving at the host: a host firewall, as the device sees it.
-    pub fn firewall_host_port(&self, port: u16) {
-        let rule = format!(
-            "table inet otad {{ chain in {{ type filter hook input priority 0; tcp dport {port} drop; }}; }}"
-        );
-        sh(&["ip", "netns", "exec", &self.host_ns, "nft", &rule]);
+    /// Drops new TCP connections arriving at the host: a host firewall, as the device
+    /// sees it when it connects back to the uploader.
+    pub fn firewall_incoming_tcp(&self) {
+        let rule = "table inet otad { chain in { type filter hook input priority 0; tcp flags syn drop; }; }";
+        sh(&["ip", "netns", "exec", &self.host_ns, "nft", rule]);
     }
 }
 
