@@ -3,7 +3,9 @@
 //! loses nothing already decoded) and decides when recording stops.
 
 use crate::capture::clock::HostClock;
+use crate::decode::net::pcap::LinkType;
 use crate::event::Event;
+use crate::export::pcapng::PcapngWriter;
 use crate::export::trace;
 use crate::session::{Input, Session};
 use std::fs::File;
@@ -53,9 +55,12 @@ pub struct Plan {
     pub to_stderr: bool,
 }
 
-/// Writes the trace as events arrive; the file is readable at every moment.
+/// Writes the trace as events arrive, and the captured frames as pcapng next to it
+/// (same name, `.pcapng`) for Wireshark; both files are readable at every moment.
 pub struct TraceSink {
     w: BufWriter<File>,
+    frames: Option<PcapngWriter<BufWriter<File>>>,
+    pub pcap_path: std::path::PathBuf,
     pub failed: Option<String>,
 }
 
@@ -67,7 +72,46 @@ impl TraceSink {
         })?;
         let mut w = BufWriter::new(f);
         let _ = trace::write_header(&mut w).and_then(|_| w.flush());
-        Ok(TraceSink { w, failed: None })
+        Ok(TraceSink {
+            w,
+            frames: None,
+            pcap_path: path.with_extension("pcapng"),
+            failed: None,
+        })
+    }
+
+    /// Whether captured frames were written to [`TraceSink::pcap_path`].
+    pub fn wrote_frames(&self) -> bool {
+        self.frames.is_some()
+    }
+
+    /// Called for every captured frame; the pcapng file is made on the first one.
+    fn frame(&mut self, t_us: i64, link: LinkType, data: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        if self.frames.is_none() {
+            let made =
+                File::create(&self.pcap_path).and_then(|f| PcapngWriter::new(BufWriter::new(f)));
+            match made {
+                Ok(w) => self.frames = Some(w),
+                Err(e) => {
+                    self.failed = Some(format!(
+                        "writing `{}` failed: {e}",
+                        self.pcap_path.display()
+                    ));
+                    return;
+                }
+            }
+        }
+        if let Some(w) = self.frames.as_mut()
+            && let Err(e) = w.write_frame(t_us, link, data).and_then(|_| w.flush())
+        {
+            self.failed = Some(format!(
+                "writing `{}` stopped: {e}",
+                self.pcap_path.display()
+            ));
+        }
     }
 
     fn write(&mut self, events: &[Event]) {
@@ -109,6 +153,9 @@ pub fn record(
         }
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(Msg::Input(i)) => {
+                if let (Some(s), Input::Frame { t_us, link, data }) = (sink.as_deref_mut(), &i) {
+                    s.frame(*t_us, *link, data);
+                }
                 let n = session.push(i);
                 emit(session, n, plan, &mut sink, t0);
             }

@@ -220,7 +220,36 @@ fn run(s: Scenario) {
         record_finish(rec, &export);
         drop(sim);
         check(&v, &s, who);
+        offline_agrees(&v, &s, who, &export);
     }
+}
+
+/// The same session read back offline — the exported pcapng plus the serial and
+/// uploader lines as logs — gives the same top cause.
+fn offline_agrees(live: &Value, s: &Scenario, who: &str, trace: &Path) {
+    let pcapng = trace.with_extension("pcapng");
+    assert!(
+        pcapng.exists(),
+        "{who}: --export wrote no {}",
+        pcapng.display()
+    );
+    let base = trace.with_extension("offline");
+    write_logs(trace, &base);
+    let mut c = Command::new(BIN);
+    c.args(["analyze", "--format", "json", "--pcap"])
+        .arg(&pcapng);
+    for (opt, ext) in [("--serial-log", "serial.log"), ("--host-log", "host.log")] {
+        let p = base.with_extension(ext);
+        if std::fs::metadata(&p).is_ok_and(|m| m.len() > 0) {
+            c.arg(opt).arg(p);
+        }
+    }
+    let off = json_of(&mut c);
+    assert_eq!(
+        off["findings"][0]["cause"], live["findings"][0]["cause"],
+        "{} with {who}: offline analysis disagrees with the live one\n{off:#}",
+        s.name
+    );
 }
 
 /// (tcpdump, pcap path) when OTA_DOCTOR_RECORD is set.
@@ -251,6 +280,10 @@ fn record_finish(rec: Option<(Killed, PathBuf)>, trace: &Path) {
     let Some((tcpdump, base)) = rec else { return };
     std::thread::sleep(Duration::from_millis(300));
     drop(tcpdump);
+    write_logs(trace, &base);
+}
+
+fn write_logs(trace: &Path, base: &Path) {
     let text = std::fs::read_to_string(trace).unwrap_or_default();
     let mut logs = [String::new(), String::new()];
     for line in text.lines().skip(1) {

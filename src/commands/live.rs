@@ -172,8 +172,16 @@ pub fn record(
     let stop = live::stop_on_signals();
     let end = live::record(&rx, &mut session, plan, sink.as_mut(), &stop);
     sources.stop(&mut session);
-    if let Some(why) = sink.and_then(|s| s.failed) {
-        session.note(why);
+    if let Some(s) = sink {
+        if s.wrote_frames() {
+            session.note(format!(
+                "the captured packets are in `{}` (open it in Wireshark)",
+                s.pcap_path.display()
+            ));
+        }
+        if let Some(why) = s.failed {
+            session.note(why);
+        }
     }
     Ok((session, end))
 }
