@@ -423,3 +423,71 @@ fn crash_during_update() {
         ..BASE
     });
 }
+
+/// Without CAP_NET_RAW the upload still runs and is diagnosed from serial and the
+/// uploader; the capture problem is one line with the fix, not a stack trace.
+#[test]
+fn without_capture_permission_the_upload_is_still_diagnosed() {
+    let pair = NetPair::new("perm");
+    let dir = tempfile::tempdir().unwrap();
+    let s = Scenario {
+        name: "perm",
+        sim: Some("auth_failed"),
+        password: Some("a"),
+        auth: Some("b"),
+        expect: "auth_failed",
+        ..BASE
+    };
+    let (_sim, tty) = start_sim(&pair, &s, dir.path()).unwrap();
+    let fw = firmware(dir.path(), 0xE9, 50_000);
+    let mut c = pair.in_host("setpriv");
+    c.args([
+        "--inh-caps=-all",
+        "--bounding-set=-net_raw,-net_admin",
+        "--",
+        BIN,
+        "upload",
+    ]);
+    c.args([
+        "-i",
+        &pair.device_ip,
+        "-p",
+        "8266",
+        "-a",
+        "b",
+        "-t",
+        "4",
+        "--format",
+        "json",
+    ]);
+    c.arg("-f").arg(&fw).arg("--serial").arg(&tty);
+    let out = c.output().expect("setpriv");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no capture error line:\n{err}"));
+    assert!(
+        line.contains("capture") || line.contains("permitted"),
+        "{line}"
+    );
+    assert!(
+        err.contains("setcap cap_net_raw,cap_net_admin=eip"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON despite no capture");
+    assert_eq!(v["findings"][0]["cause"], "auth_failed", "{v:#}");
+    assert_eq!(v["inputs"]["packets"], 0);
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("setcap")),
+        "{v:#}"
+    );
+}
