@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Diagnose saved logs: the device's serial log, the uploader's output, a trace.
     Analyze(AnalyzeArgs),
+    /// A simulated board and an upload against it, diagnosed: no hardware needed.
+    Demo(crate::commands::demo::DemoArgs),
     /// Run your uploader (pio, espota.py, arduino-cli) and diagnose the upload it does.
     Run(RunArgs),
     /// Write, check and test rule files.
@@ -130,6 +132,9 @@ pub struct LiveArgs {
     /// Stop by itself after this long (e.g. 30s, 2m).
     #[arg(long, value_name = "TIME", value_parser = parse_duration)]
     pub duration: Option<std::time::Duration>,
+    /// The OTA password: tells whether the uploader sent the right one. Never shown.
+    #[arg(long, value_name = "PASSWORD", value_parser = password)]
+    pub auth: Option<crate::decode::net::auth::Password>,
     /// The final summary's format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -5,7 +5,8 @@
 
 use crate::decode::lines;
 use crate::decode::net::arp::ArpWatch;
-use crate::decode::net::ota::OtaDecoder;
+use crate::decode::net::auth::Password;
+use crate::decode::net::ota::{Options, OtaDecoder};
 use crate::decode::net::packet;
 use crate::decode::net::pcap::LinkType;
 use crate::decode::{decode_line, timestamp};
@@ -43,6 +44,14 @@ pub struct Session {
 impl Session {
     pub fn new() -> Session {
         Session::default()
+    }
+
+    /// A session whose decoder checks the uploader's password answers against `pw`.
+    pub fn with_password(pw: Option<Password>) -> Session {
+        Session {
+            ota: OtaDecoder::with_options(Options { password: pw }),
+            ..Session::default()
+        }
     }
 
     /// Declares a source as watched: its silence counts as evidence.

@@ -183,11 +183,16 @@ fn attempts(events: &[Event]) -> Vec<u32> {
     let mut cur = 0u32;
     let mut active = false;
     let mut started = false;
+    // The uploader's "Sending invitation" and the invitation on the wire are one step
+    // seen twice: a start within a second of the last one is the same attempt.
+    let mut first_start: Option<i64> = None;
     for e in events {
-        if starts_attempt(e) && (active || !started) {
+        let echo = e.timed && first_start.is_some_and(|t| e.t_us - t < 1_000_000);
+        if starts_attempt(e) && (active || !started) && !echo {
             cur += 1;
             active = false;
             started = true;
+            first_start = Some(e.t_us);
         }
         if is_activity(e) {
             if !started {

@@ -5,6 +5,7 @@
 use super::{load_rules, print_report};
 use crate::cli::{Format, LiveArgs, RunArgs, UploadCmd};
 use crate::decode::lines::LineSplitter;
+use crate::decode::net::auth::Password;
 use crate::error::UserError;
 use crate::live::{self, Msg, Plan, TraceSink};
 use crate::session::{Input, Session};
@@ -86,6 +87,7 @@ pub fn upload(u: UploadCmd) -> Result<i32, UserError> {
         export: u.export,
         no_tui: true,
         duration: None,
+        auth: (!u.up.auth.is_empty()).then(|| Password::new(u.up.auth.clone())),
         format: u.format,
         rules: u.rules,
     };
@@ -161,7 +163,7 @@ pub fn record(
     extra: impl FnOnce(SyncSender<Msg>) -> Result<(), UserError>,
 ) -> Result<(Session, i64), UserError> {
     let (tx, rx) = live::channel();
-    let mut session = Session::new();
+    let mut session = Session::with_password(a.auth.clone());
     let mut sink = a.export.as_deref().map(TraceSink::create).transpose()?;
     let sources = super::sources::start(a, ip, &tx, &mut session)?;
     if plan.duration.is_none() && plan.linger.is_zero() {

@@ -11,6 +11,7 @@ use crate::sinks::{json, text};
 use crate::timeline::{Builder, Timeline};
 use std::io::Write;
 
+pub mod demo;
 mod live;
 mod sources;
 
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> Result<i32, UserError> {
         None => live::monitor(&cli.live),
         Some(Command::Analyze(a)) => analyze(&a),
         Some(Command::Run(r)) => live::run(&r),
+        Some(Command::Demo(d)) => demo::run(&d),
         Some(Command::Rules(r)) => rules(r),
         Some(Command::Capture(a)) => crate::capture::run(&a),
         Some(Command::Upload(u)) => live::upload(u),
