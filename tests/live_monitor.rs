@@ -1,0 +1,105 @@
+//! The live monitor in line mode against a real pseudo-terminal: a killed process
+//! keeps every line it had shown in its exported trace, and Ctrl-C (SIGINT) ends the
+//! run cleanly with the diagnosis and a complete trace.
+
+use serialport::{SerialPort, TTYPort};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ota-doctor");
+
+fn pty() -> (TTYPort, String) {
+    let (master, slave) = TTYPort::pair().expect("a pseudo-terminal");
+    let name = slave.name().expect("pty name");
+    drop(slave);
+    (master, name)
+}
+
+fn monitor(tty: &str, trace: &std::path::Path) -> Child {
+    Command::new(BIN)
+        .args(["--serial", tty, "--no-tui", "--duration", "60s", "--export"])
+        .arg(trace)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ota-doctor")
+}
+
+/// Reads the monitor's lines until one contains `want` (bounded in time).
+fn wait_for(out: &mut BufReader<ChildStdout>, want: &str) {
+    let t = Instant::now();
+    let mut line = String::new();
+    while t.elapsed() < Duration::from_secs(15) {
+        line.clear();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if line.contains(want) {
+            return;
+        }
+    }
+    panic!("the monitor never showed `{want}`");
+}
+
+fn feed(m: &mut TTYPort, n: usize) {
+    // Give the monitor time to open the port before the first byte.
+    std::thread::sleep(Duration::from_millis(500));
+    for i in 0..n {
+        write!(m, "sensor reading {i:04}\r\n").unwrap();
+        m.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn a_killed_monitor_keeps_every_line_it_showed_in_the_trace() {
+    let (mut master, tty) = pty();
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let mut child = monitor(&tty, &trace);
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    feed(&mut master, 200);
+    wait_for(&mut out, "sensor reading 0199");
+    child.kill().unwrap(); // SIGKILL: no chance to flush anything at exit
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&trace).unwrap();
+    assert!(text.starts_with("{\"ota_doctor_trace\":1"), "{text}");
+    for i in 0..200 {
+        assert!(
+            text.contains(&format!("sensor reading {i:04}")),
+            "line {i} missing from the trace"
+        );
+    }
+}
+
+#[test]
+fn sigint_stops_cleanly_with_a_diagnosis() {
+    let (mut master, tty) = pty();
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let mut child = monitor(&tty, &trace);
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    feed(&mut master, 20);
+    write!(
+        master,
+        "Guru Meditation Error: Core  1 panic'ed (LoadProhibited). Exception was unhandled.\r\n"
+    )
+    .unwrap();
+    master.flush().unwrap();
+    wait_for(&mut out, "Guru Meditation");
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(rest.contains("ota-doctor: read 21 serial lines"), "{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    assert_eq!(text.lines().count(), 22, "header + 21 lines:\n{text}");
+}
