@@ -3,16 +3,21 @@
 //! live loop driven by a scripted key source. Assertions look for strings in rows,
 //! not whole screens, so a style change does not break them.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use ota_doctor::analysis::analyze;
 use ota_doctor::decode::net::build;
 use ota_doctor::decode::net::pcap::LinkType;
 use ota_doctor::decode::timestamp;
 use ota_doctor::event::{Event, Source};
+use ota_doctor::live::{Msg, Plan};
 use ota_doctor::session::{Input, Session};
 use ota_doctor::tui::{self, Action, App, Mode, SourcesInfo, View, on_key};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 /// 2026-03-01 00:00:00 UTC: the example logs only carry a time of day.
 const DAY: i64 = 1_772_323_200_000_000;
@@ -414,15 +419,154 @@ fn gauge_and_sparkline_follow_the_transfer() {
         progress(3_000_000, 20, 200_000),
         progress(4_000_000, 40, 400_000),
     ];
-    let mut b = ota_doctor::timeline::Builder::new();
-    b.events(events);
-    let tl = b.build();
-    let info = SourcesInfo::new();
-    let report = analyze(&info.rules, &tl);
-    let mut app = App::replay(tl, report, &info);
+    let mut app = tui::replay_app(events, &SourcesInfo::new());
     let r = screen(&mut app, 80, 24);
     shows(&r, "REPLAY");
     shows(&r, "OTA transferring 40 %");
     shows(&r, "40 %");
     shows(&r, "Throughput 200.0 kB/s");
+}
+
+/// Keys from a script; when it runs out, time passes with no key.
+struct Script(VecDeque<TermEvent>);
+
+impl tui::Keys for Script {
+    fn next(&mut self, timeout: Duration) -> io::Result<Option<TermEvent>> {
+        match self.0.pop_front() {
+            Some(e) => Ok(Some(e)),
+            None => {
+                std::thread::sleep(timeout.min(Duration::from_millis(5)));
+                Ok(None)
+            }
+        }
+    }
+}
+
+#[test]
+fn the_live_loop_records_until_the_upload_ends_and_lingers() {
+    let (tx, rx) = ota_doctor::live::channel();
+    for i in example_inputs() {
+        tx.send(Msg::Input(i)).unwrap();
+    }
+    tx.send(Msg::Note(
+        "serial port went away (gone); trying to reopen it".into(),
+    ))
+    .unwrap();
+    tx.send(Msg::Finished).unwrap();
+    let plan = Plan {
+        duration: None,
+        linger: Duration::from_millis(50),
+        print: false,
+        to_stderr: false,
+    };
+    let mut session = Session::new();
+    let stop = AtomicBool::new(false);
+    let mut term = Terminal::new(TestBackend::new(120, 36)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("live.jsonl");
+    let mut sink = ota_doctor::live::TraceSink::create(&trace).unwrap();
+    let feed = tui::Feed {
+        rx: &rx,
+        session: &mut session,
+        plan: &plan,
+        sink: Some(&mut sink),
+        stop: &stop,
+    };
+    let end = tui::drive(&mut term, &mut Script(VecDeque::new()), feed, &info());
+    assert!(end > 0);
+    // The trace was written as events arrived, as line mode writes it.
+    drop(sink);
+    let written = std::fs::read_to_string(&trace).unwrap();
+    assert_eq!(written.lines().count(), session.events().len() + 1);
+    assert!(
+        dir.path().join("live.pcapng").exists(),
+        "frames go to pcapng too"
+    );
+    assert!(
+        session
+            .events()
+            .iter()
+            .any(|e| e.text.contains("Bad Size Given"))
+    );
+    assert!(
+        session
+            .notes()
+            .iter()
+            .any(|n| n.contains("serial port went away"))
+    );
+    let r = rows(term.backend());
+    shows(&r, "serial /dev/ttyUSB0 115200 reconnecting");
+    drop(tx);
+}
+
+#[test]
+fn q_ends_the_live_loop_while_sources_still_run() {
+    let (tx, rx) = ota_doctor::live::channel();
+    let plan = Plan {
+        duration: None,
+        linger: Duration::ZERO,
+        print: false,
+        to_stderr: false,
+    };
+    let mut session = Session::new();
+    let stop = AtomicBool::new(false);
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let feed = tui::Feed {
+        rx: &rx,
+        session: &mut session,
+        plan: &plan,
+        sink: None,
+        stop: &stop,
+    };
+    let keys = VecDeque::from([TermEvent::Key(key(KeyCode::Char('q')))]);
+    tui::drive(&mut term, &mut Script(keys), feed, &SourcesInfo::new());
+    drop(tx);
+}
+
+#[test]
+fn e_in_a_replay_writes_a_trace_snapshot_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut info = SourcesInfo::new();
+    info.snapshot = dir.path().join("snap.jsonl");
+    let (s, _) = example_session();
+    let mut app = tui::replay_app(s.events().to_vec(), &info);
+    let mut term = Terminal::new(TestBackend::new(120, 36)).unwrap();
+    let keys = VecDeque::from([
+        TermEvent::Key(key(KeyCode::Char('e'))),
+        TermEvent::Key(key(KeyCode::Char('q'))),
+    ]);
+    tui::browse(&mut term, &mut Script(keys), &mut app, &info).unwrap();
+    let msg = app.message.clone().unwrap();
+    assert!(msg.contains("snap.jsonl"), "{msg}");
+    let written = std::fs::read_to_string(&info.snapshot).unwrap();
+    assert_eq!(written.lines().count(), s.events().len() + 1);
+    assert!(written.starts_with("{\"ota_doctor_trace\":1"));
+}
+
+#[test]
+fn the_stop_flag_ends_the_live_loop_with_a_note() {
+    let (_tx, rx) = ota_doctor::live::channel();
+    let plan = Plan {
+        duration: None,
+        linger: Duration::ZERO,
+        print: false,
+        to_stderr: false,
+    };
+    let mut session = Session::new();
+    let stop = AtomicBool::new(true);
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let feed = tui::Feed {
+        rx: &rx,
+        session: &mut session,
+        plan: &plan,
+        sink: None,
+        stop: &stop,
+    };
+    tui::drive(
+        &mut term,
+        &mut Script(VecDeque::new()),
+        feed,
+        &SourcesInfo::new(),
+    );
+    assert!(session.notes().iter().any(|n| n.contains("interrupted")));
 }

@@ -7,15 +7,19 @@
 //! [`replay`] touch the terminal, so everything else is tested with `TestBackend`.
 
 mod app;
+mod export;
 pub mod keys;
 mod phase;
 mod progress;
+mod run;
 mod search;
+mod term;
 pub mod view;
 
 pub use app::{App, Mode, TimeMode, View};
 pub use keys::{Action, on_key};
 pub use phase::{Phase, SerialState};
+pub use run::{Feed, Keys, browse, drive, replay, replay_app, run};
 
 use crate::rules::RuleSet;
 use std::path::PathBuf;
