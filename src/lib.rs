@@ -18,4 +18,5 @@ pub mod session;
 pub mod sim;
 pub mod sinks;
 pub mod timeline;
+pub mod tui;
 pub mod upload;

@@ -86,7 +86,7 @@ impl TraceSink {
     }
 
     /// Called for every captured frame; the pcapng file is made on the first one.
-    fn frame(&mut self, t_us: i64, link: LinkType, data: &[u8]) {
+    pub(crate) fn frame(&mut self, t_us: i64, link: LinkType, data: &[u8]) {
         if self.failed.is_some() {
             return;
         }
@@ -114,7 +114,7 @@ impl TraceSink {
         }
     }
 
-    fn write(&mut self, events: &[Event]) {
+    pub(crate) fn write(&mut self, events: &[Event]) {
         if self.failed.is_some() {
             return;
         }

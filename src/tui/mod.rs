@@ -1,0 +1,65 @@
+//! The live monitor's terminal UI (ratatui + crossterm).
+//!
+//! The split follows the rest of the crate: [`App`] is plain state with no I/O, fed
+//! from the [`Session`](crate::session::Session) by the loop; [`keys::on_key`] turns a
+//! key into a new state plus an optional [`Action`] the loop performs (quit, export);
+//! [`view::render`] draws an `&App` into any ratatui backend. Only [`run`] and
+//! [`replay`] touch the terminal, so everything else is tested with `TestBackend`.
+
+mod app;
+mod export;
+pub mod keys;
+mod phase;
+mod progress;
+mod run;
+mod search;
+mod term;
+pub mod view;
+
+pub use app::{App, Mode, TimeMode, View};
+pub use keys::{Action, on_key};
+pub use phase::{Phase, SerialState};
+pub use run::{Feed, Keys, browse, drive, replay, replay_app, run};
+
+use crate::rules::RuleSet;
+use std::path::PathBuf;
+
+/// What the UI knows about the run's sources that the session's events do not say.
+/// The command that starts the sources fills it in.
+#[derive(Debug, Clone)]
+pub struct SourcesInfo {
+    /// The serial port and its baud rate, when one is watched.
+    pub serial: Option<(String, u32)>,
+    /// The capture interface, when capture was asked for (`--ip`).
+    pub iface: Option<String>,
+    /// Whether packet capture is running; `false` with `iface` set means it was
+    /// refused (usually a permission problem) and the net pane will stay empty.
+    pub capturing: bool,
+    /// The device's address as given on the command line, shown until the session
+    /// itself learns it.
+    pub device_ip: Option<String>,
+    /// Where `e` writes a snapshot of the trace.
+    pub snapshot: PathBuf,
+    /// The rules the live analysis runs (built-in plus `--rules`).
+    pub rules: RuleSet,
+}
+
+impl SourcesInfo {
+    /// No sources, built-in rules, snapshot to `ota-doctor-snapshot.jsonl`.
+    pub fn new() -> SourcesInfo {
+        SourcesInfo {
+            serial: None,
+            iface: None,
+            capturing: false,
+            device_ip: None,
+            snapshot: PathBuf::from("ota-doctor-snapshot.jsonl"),
+            rules: RuleSet::builtin(),
+        }
+    }
+}
+
+impl Default for SourcesInfo {
+    fn default() -> Self {
+        SourcesInfo::new()
+    }
+}

@@ -1,0 +1,312 @@
+//! The loops that own the terminal: [`run`] records a live session while showing it,
+//! [`replay`] browses a recorded one. Both are thin: state changes live in
+//! [`App`], drawing in [`view`], keys in [`on_key`].
+
+use super::app::{App, Mode};
+use super::keys::{Action, on_key};
+use super::term::Guard;
+use super::{SourcesInfo, export, view};
+use crate::analysis::analyze;
+use crate::event::Event;
+use crate::live::{self, Msg, Plan, TraceSink};
+use crate::session::{Input, Session};
+use crate::timeline::Builder;
+use crossterm::event::{self, Event as TermEvent};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::layout::Rect;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+/// How long to wait for a key when nothing else is pending: short, because channel
+/// messages are only looked at between waits.
+const TICK: Duration = Duration::from_millis(20);
+/// At most ~30 frames a second.
+const FRAME: Duration = Duration::from_millis(33);
+/// The rules run over the whole timeline; twice a second keeps findings fresh
+/// without spending the CPU a capture burst needs.
+const ANALYSIS_EVERY: Duration = Duration::from_millis(500);
+/// Channel work per tick, so keys stay responsive during a burst of frames.
+const DRAIN_MAX: usize = 512;
+const DRAIN_FOR: Duration = Duration::from_millis(15);
+
+/// Where terminal events come from: crossterm when live, a script in tests.
+pub trait Keys {
+    fn next(&mut self, timeout: Duration) -> io::Result<Option<TermEvent>>;
+}
+
+struct Crossterm;
+
+impl Keys for Crossterm {
+    fn next(&mut self, timeout: Duration) -> io::Result<Option<TermEvent>> {
+        if event::poll(timeout)? {
+            event::read().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// The live inputs and outputs [`live::record`] also uses.
+pub struct Feed<'a> {
+    pub rx: &'a Receiver<Msg>,
+    pub session: &'a mut Session,
+    pub plan: &'a Plan,
+    pub sink: Option<&'a mut TraceSink>,
+    pub stop: &'a AtomicBool,
+}
+
+/// Records like [`live::record`], showing the session as it grows instead of
+/// printing lines (`plan.print` is for line mode). Returns the end of recording (µs). `Err` only when the terminal cannot be set up, before any
+/// input was consumed, so the caller can fall back to line output.
+pub fn run(
+    rx: &Receiver<Msg>,
+    session: &mut Session,
+    plan: &Plan,
+    sink: Option<&mut TraceSink>,
+    stop: &AtomicBool,
+    info: SourcesInfo,
+) -> io::Result<i64> {
+    let mut guard = Guard::enter()?;
+    let feed = Feed {
+        rx,
+        session,
+        plan,
+        sink,
+        stop,
+    };
+    let end = drive(&mut guard.terminal, &mut Crossterm, feed, &info);
+    drop(guard);
+    Ok(end)
+}
+
+/// The live loop over any backend. A terminal that fails mid-run ends recording
+/// with a note rather than losing the session: the caller still prints a diagnosis.
+pub fn drive<B: Backend>(
+    terminal: &mut Terminal<B>,
+    keys: &mut dyn Keys,
+    mut feed: Feed<'_>,
+    info: &SourcesInfo,
+) -> i64 {
+    let mut app = App::new(info, Mode::Live);
+    app.t0 = Some(live::now_us());
+    // What the sources said while starting (a refused capture, say) belongs on screen.
+    for n in feed.session.notes() {
+        app.note(n.clone());
+    }
+    app.message = None;
+    if let Err(e) = live_loop(terminal, keys, &mut feed, &mut app, info) {
+        feed.session.note(format!(
+            "the terminal display failed ({e}); recording stopped there"
+        ));
+    }
+    let end = live::now_us();
+    let n = feed.session.finish(end);
+    forward(&mut feed, &mut app, n);
+    end
+}
+
+/// What the loop keeps between ticks.
+struct Ticks {
+    started: Instant,
+    finished_at: Option<Instant>,
+    analysed: Instant,
+    /// Events arrived since the last analysis.
+    stale: bool,
+    /// Something visible changed since the last frame.
+    dirty: bool,
+    drawn: Option<Instant>,
+}
+
+impl Ticks {
+    fn new() -> Ticks {
+        let now = Instant::now();
+        Ticks {
+            started: now,
+            finished_at: None,
+            analysed: now,
+            stale: false,
+            // The first frame is drawn before anything arrives.
+            dirty: true,
+            drawn: None,
+        }
+    }
+}
+
+fn live_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    keys: &mut dyn Keys,
+    feed: &mut Feed<'_>,
+    app: &mut App,
+    info: &SourcesInfo,
+) -> io::Result<()> {
+    let mut t = Ticks::new();
+    loop {
+        if should_stop(feed, &t) {
+            return Ok(());
+        }
+        let (count, open) = drain(feed, app, &mut t);
+        if !open {
+            return Ok(());
+        }
+        if t.stale && t.analysed.elapsed() >= ANALYSIS_EVERY {
+            analyse(feed.session, app, info);
+            t.analysed = Instant::now();
+            t.stale = false;
+            t.dirty = true;
+        }
+        redraw(terminal, app, &mut t)?;
+        let wait = if count >= DRAIN_MAX {
+            Duration::ZERO
+        } else {
+            TICK
+        };
+        if let Some(ev) = keys.next(wait)? {
+            t.dirty = true;
+            match handle(app, ev) {
+                Some(Action::Quit) => return Ok(()),
+                Some(Action::Export) => {
+                    app.message = Some(export::snapshot(&info.snapshot, app.events()))
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// The same stop conditions as [`live::record`].
+fn should_stop(feed: &mut Feed<'_>, t: &Ticks) -> bool {
+    if feed.stop.load(Ordering::SeqCst) {
+        feed.session.note("recording was interrupted (Ctrl-C or SIGTERM); the diagnosis covers what was recorded until then");
+        return true;
+    }
+    feed.plan.duration.is_some_and(|d| t.started.elapsed() >= d)
+        || t.finished_at
+            .is_some_and(|f| f.elapsed() >= feed.plan.linger)
+}
+
+/// Takes what the sources sent, within this tick's budget. Returns how many
+/// messages were taken and whether any sender is still there.
+fn drain(feed: &mut Feed<'_>, app: &mut App, t: &mut Ticks) -> (usize, bool) {
+    let deadline = Instant::now() + DRAIN_FOR;
+    let mut count = 0;
+    while count < DRAIN_MAX && Instant::now() < deadline {
+        let msg = match feed.rx.try_recv() {
+            Ok(m) => m,
+            Err(TryRecvError::Empty) => break,
+            Err(TryRecvError::Disconnected) => return (count, false),
+        };
+        count += 1;
+        t.dirty = true;
+        match msg {
+            Msg::Input(i) => {
+                if let (Some(s), Input::Frame { t_us, link, data }) = (feed.sink.as_deref_mut(), &i)
+                {
+                    s.frame(*t_us, *link, data);
+                }
+                let n = feed.session.push(i);
+                t.stale |= n > 0;
+                forward(feed, app, n);
+            }
+            Msg::Note(n) => {
+                feed.session.note(n.clone());
+                app.note(n);
+            }
+            Msg::Finished => {
+                t.finished_at.get_or_insert_with(Instant::now);
+                app.upload_done = true;
+            }
+        }
+    }
+    (count, true)
+}
+
+/// Hands the session's `n` newest events to the trace and to the screen.
+fn forward(feed: &mut Feed<'_>, app: &mut App, n: usize) {
+    if n == 0 {
+        return;
+    }
+    let all = feed.session.events();
+    let new = &all[all.len() - n..];
+    if let Some(s) = feed.sink.as_deref_mut() {
+        s.write(new);
+    }
+    for e in new {
+        app.push(e.clone());
+    }
+}
+
+fn analyse(session: &Session, app: &mut App, info: &SourcesInfo) {
+    let tl = session.timeline(live::now_us());
+    let report = analyze(&info.rules, &tl);
+    app.set_analysis(tl, report);
+}
+
+fn redraw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App, t: &mut Ticks) -> io::Result<()> {
+    if !t.dirty || t.drawn.is_some_and(|d| d.elapsed() < FRAME) {
+        return Ok(());
+    }
+    let size = terminal.size().map_err(term_error)?;
+    app.page = view::page_rows(Rect::new(0, 0, size.width, size.height), app);
+    terminal
+        .draw(|f| view::render(f, app))
+        .map_err(term_error)?;
+    t.dirty = false;
+    t.drawn = Some(Instant::now());
+    Ok(())
+}
+
+/// Backends have their own error types; the loop only needs to report them.
+fn term_error(e: impl std::error::Error) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+fn handle(app: &mut App, ev: TermEvent) -> Option<Action> {
+    match ev {
+        TermEvent::Key(k) => on_key(app, k),
+        // A resize only needs a redraw, which the caller schedules.
+        _ => None,
+    }
+}
+
+/// The replay's state: the recorded events as one timeline, analysed once.
+pub fn replay_app(events: Vec<Event>, info: &SourcesInfo) -> App {
+    let mut b = Builder::new();
+    b.events(events);
+    let tl = b.build();
+    let report = analyze(&info.rules, &tl);
+    App::replay(tl, report, info)
+}
+
+/// `ota-doctor replay TRACE`: the same screens over a recorded trace, until `q`.
+pub fn replay(events: Vec<Event>, info: SourcesInfo) -> io::Result<()> {
+    let mut app = replay_app(events, &info);
+    let mut guard = Guard::enter()?;
+    browse(&mut guard.terminal, &mut Crossterm, &mut app, &info)
+}
+
+/// Draws, waits for a key, repeats: nothing arrives by itself in a replay.
+pub fn browse<B: Backend>(
+    terminal: &mut Terminal<B>,
+    keys: &mut dyn Keys,
+    app: &mut App,
+    info: &SourcesInfo,
+) -> io::Result<()> {
+    let mut t = Ticks::new();
+    loop {
+        redraw(terminal, app, &mut t)?;
+        let Some(ev) = keys.next(Duration::from_millis(250))? else {
+            continue;
+        };
+        t.dirty = true;
+        match handle(app, ev) {
+            Some(Action::Quit) => return Ok(()),
+            Some(Action::Export) => {
+                app.message = Some(export::snapshot(&info.snapshot, app.events()))
+            }
+            None => {}
+        }
+    }
+}
