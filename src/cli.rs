@@ -24,6 +24,13 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// A simulated board and an upload against it, diagnosed: no hardware needed.
     Demo(crate::commands::demo::DemoArgs),
+    /// Browse a recorded trace in the terminal UI.
+    Replay {
+        /// A trace written by --export.
+        trace: PathBuf,
+        #[command(flatten)]
+        rules: RuleDirs,
+    },
     /// Run your uploader (pio, espota.py, arduino-cli) and diagnose the upload it does.
     Run(RunArgs),
     /// Write, check and test rule files.
@@ -183,6 +190,9 @@ fn password(s: &str) -> Result<crate::decode::net::auth::Password, String> {
 pub struct UploadCmd {
     #[command(flatten)]
     pub up: crate::upload::UploadArgs,
+    /// Show the upload in the terminal UI instead of lines.
+    #[arg(long)]
+    pub tui: bool,
     /// Capture on this interface (default: the one that routes to the device).
     #[arg(long, value_name = "NAME")]
     pub iface: Option<String>,

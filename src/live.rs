@@ -53,6 +53,8 @@ pub struct Plan {
     pub print: bool,
     /// Timeline lines go to stderr, keeping stdout for the final JSON.
     pub to_stderr: bool,
+    /// Show the terminal UI instead of lines.
+    pub tui: bool,
 }
 
 /// Writes the trace as events arrive, and the captured frames as pcapng next to it

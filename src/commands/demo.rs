@@ -40,6 +40,9 @@ pub struct DemoArgs {
     pub export: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Print lines instead of the terminal UI.
+    #[arg(long)]
+    pub no_tui: bool,
 }
 
 impl DemoScenario {
@@ -97,6 +100,7 @@ pub fn run(d: &DemoArgs) -> Result<i32, UserError> {
     };
     let cmd = UploadCmd {
         up: upload_args(ip, port, image.path().into(), serial, d.scenario),
+        tui: !d.no_tui,
         iface: None,
         export: d.export.clone(),
         format: d.format,

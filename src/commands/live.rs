@@ -28,6 +28,7 @@ pub fn monitor(a: &LiveArgs) -> Result<i32, UserError> {
         linger: Duration::ZERO,
         print: true,
         to_stderr: a.format == Format::Json,
+        tui: wants_tui(a),
     };
     let (session, end) = record(a, a.ip, &plan, |_| Ok(()))?;
     finish(a, session, end)
@@ -40,6 +41,7 @@ pub fn run(r: &RunArgs) -> Result<i32, UserError> {
         linger: linger(&r.live),
         print: true,
         to_stderr: r.live.format == Format::Json,
+        tui: wants_tui(&r.live),
     };
     let slot: Arc<Mutex<Option<Child>>> = Arc::new(Mutex::new(None));
     let status = Arc::new(Mutex::new(None));
@@ -85,7 +87,7 @@ pub fn upload(u: UploadCmd) -> Result<i32, UserError> {
         baud: u.up.baud,
         port: Some(u.up.port),
         export: u.export,
-        no_tui: true,
+        no_tui: !u.tui,
         duration: None,
         auth: (!u.up.auth.is_empty()).then(|| Password::new(u.up.auth.clone())),
         format: u.format,
@@ -96,6 +98,16 @@ pub fn upload(u: UploadCmd) -> Result<i32, UserError> {
         linger: linger(&a),
         print: true,
         to_stderr: a.format == Format::Json,
+        tui: u.tui && wants_tui(&a),
+    };
+    // In the UI the result stays on screen until the user quits.
+    let plan = Plan {
+        linger: if plan.tui {
+            Duration::from_secs(3600)
+        } else {
+            plan.linger
+        },
+        ..plan
     };
     let result = std::sync::Arc::new(std::sync::Mutex::new(None));
     let res = result.clone();
@@ -146,6 +158,33 @@ fn resolve_v4(host: &str) -> Option<std::net::Ipv4Addr> {
     })
 }
 
+/// The terminal UI unless asked for lines, JSON, or the output is not a terminal.
+fn wants_tui(a: &LiveArgs) -> bool {
+    use std::io::IsTerminal;
+    !a.no_tui
+        && a.format == Format::Text
+        && std::io::stdout().is_terminal()
+        && std::io::stdin().is_terminal()
+}
+
+fn sources_info(
+    a: &LiveArgs,
+    ip: Option<std::net::Ipv4Addr>,
+    sources: &super::sources::Sources,
+) -> Result<crate::tui::SourcesInfo, UserError> {
+    let mut info = crate::tui::SourcesInfo::new();
+    info.serial = a.serial.clone().map(|p| (p, a.baud));
+    let (iface, capturing) = sources.capture_state();
+    info.iface = iface.or_else(|| ip.map(|_| a.iface.clone().unwrap_or_else(|| "auto".into())));
+    info.capturing = capturing;
+    info.device_ip = ip.map(|i| i.to_string());
+    if let Some(e) = &a.export {
+        info.snapshot = e.with_extension("snapshot.jsonl");
+    }
+    info.rules = load_rules(&a.rules)?;
+    Ok(info)
+}
+
 /// After the upload ends the device still prints its result and reboots.
 pub fn linger(a: &LiveArgs) -> Duration {
     if a.serial.is_some() {
@@ -172,7 +211,20 @@ pub fn record(
     extra(tx.clone())?;
     drop(tx);
     let stop = live::stop_on_signals();
-    let end = live::record(&rx, &mut session, plan, sink.as_mut(), &stop);
+    let end = if plan.tui {
+        let info = sources_info(a, ip, &sources)?;
+        match crate::tui::run(&rx, &mut session, plan, sink.as_mut(), &stop, info) {
+            Ok(end) => end,
+            Err(e) => {
+                session.note(format!(
+                    "the terminal UI could not start ({e}); lines were printed instead"
+                ));
+                live::record(&rx, &mut session, plan, sink.as_mut(), &stop)
+            }
+        }
+    } else {
+        live::record(&rx, &mut session, plan, sink.as_mut(), &stop)
+    };
     sources.stop(&mut session);
     if let Some(s) = sink {
         if s.wrote_frames() {

@@ -21,6 +21,7 @@ pub fn run(cli: Cli) -> Result<i32, UserError> {
         Some(Command::Analyze(a)) => analyze(&a),
         Some(Command::Run(r)) => live::run(&r),
         Some(Command::Demo(d)) => demo::run(&d),
+        Some(Command::Replay { trace, rules }) => replay(&trace, &rules),
         Some(Command::Rules(r)) => rules(r),
         Some(Command::Capture(a)) => crate::capture::run(&a),
         Some(Command::Upload(u)) => live::upload(u),
@@ -134,6 +135,29 @@ pub fn print_report(report: &analysis::Report, tl: &Timeline, labels: &text::Lab
             serde_json::to_string_pretty(&json::render(report, tl)).unwrap_or_default()
         )),
     }
+}
+
+fn replay(path: &std::path::Path, dirs: &RuleDirs) -> Result<i32, UserError> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return Err(UserError::new(
+            "replay shows the terminal UI, but the output is not a terminal",
+        )
+        .hint(format!(
+            "for a printed diagnosis use `ota-doctor analyze --trace {}`",
+            path.display()
+        )));
+    }
+    let mut notes = Vec::new();
+    let events = read_trace(path, &mut notes)?;
+    let mut info = crate::tui::SourcesInfo::new();
+    info.rules = load_rules(dirs)?;
+    info.snapshot = path.with_extension("snapshot.jsonl");
+    crate::tui::replay(events, info).map_err(|e| {
+        UserError::new(format!("the terminal UI failed: {e}"))
+            .hint("try `ota-doctor analyze --trace` instead")
+    })?;
+    Ok(0)
 }
 
 fn what(source: Source) -> &'static str {

@@ -107,6 +107,14 @@ fn forward_serial(mut rx: tokio::sync::mpsc::Receiver<SerialMsg>, tx: SyncSender
 }
 
 impl Sources {
+    /// The capture interface, and whether capture is running.
+    pub fn capture_state(&self) -> (Option<String>, bool) {
+        match &self.net {
+            Some(n) => (Some(n.iface.name.clone()), true),
+            None => (None, false),
+        }
+    }
+
     pub fn stop(self, session: &mut Session) {
         if let Some(s) = self.serial {
             let c = s.stop();

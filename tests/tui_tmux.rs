@@ -1,0 +1,96 @@
+//! The real binary in a real terminal (tmux): the demo's finding appears in the UI,
+//! keys switch views and open help, and quitting restores the terminal and prints the
+//! diagnosis.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ota-doctor");
+
+struct Tmux(String);
+
+impl Tmux {
+    fn start(cmd: &str) -> Tmux {
+        assert!(
+            Command::new("tmux").arg("-V").output().is_ok(),
+            "this test needs tmux (apt-get install tmux; scripts/test installs it)"
+        );
+        let name = format!("otad{}", std::process::id());
+        let ok = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "120",
+                "-y",
+                "36",
+                cmd,
+            ])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "tmux new-session failed");
+        Tmux(name)
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.0])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, k: &str) {
+        Command::new("tmux")
+            .args(["send-keys", "-t", &self.0, k])
+            .status()
+            .unwrap();
+    }
+
+    /// Waits (bounded) until the screen contains `want`.
+    fn wait_for(&self, want: &str, secs: u64) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(want) {
+                return s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(secs),
+                "never saw `{want}`; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .status();
+    }
+}
+
+#[test]
+fn the_demo_in_a_terminal_shows_the_finding_and_quits_cleanly() {
+    let t = Tmux::start(&format!("{BIN} demo; echo EXIT=$?; sleep 60"));
+    t.wait_for("Findings (1)", 20);
+    t.wait_for("upload ended", 20);
+    t.keys("3");
+    let s = t.wait_for("insufficient_space", 5);
+    assert!(s.contains("Fix:"), "{s}");
+    t.keys("?");
+    let s = t.wait_for("help", 5);
+    assert!(s.contains("quit"), "{s}");
+    t.keys("Escape");
+    t.keys("2");
+    t.wait_for("Timeline", 5);
+    t.keys("q");
+    let s = t.wait_for("EXIT=0", 10);
+    // Back on the normal screen: the printed diagnosis, no UI frame left behind.
+    assert!(s.contains("Cause: insufficient_space"), "{s}");
+    assert!(!s.contains("┌ Timeline"), "the UI was not cleared:\n{s}");
+}
