@@ -458,6 +458,7 @@ fn the_live_loop_records_until_the_upload_ends_and_lingers() {
         linger: Duration::from_millis(50),
         print: false,
         to_stderr: false,
+        tui: true,
     };
     let mut session = Session::new();
     let stop = AtomicBool::new(false);
@@ -507,6 +508,7 @@ fn q_ends_the_live_loop_while_sources_still_run() {
         linger: Duration::ZERO,
         print: false,
         to_stderr: false,
+        tui: true,
     };
     let mut session = Session::new();
     let stop = AtomicBool::new(false);
@@ -551,6 +553,7 @@ fn the_stop_flag_ends_the_live_loop_with_a_note() {
         linger: Duration::ZERO,
         print: false,
         to_stderr: false,
+        tui: true,
     };
     let mut session = Session::new();
     let stop = AtomicBool::new(true);

@@ -78,7 +78,7 @@ impl Drop for Tmux {
 fn the_demo_in_a_terminal_shows_the_finding_and_quits_cleanly() {
     let t = Tmux::start(&format!("{BIN} demo; echo EXIT=$?; sleep 60"));
     t.wait_for("Findings (1)", 20);
-    t.wait_for("upload ended", 20);
+    t.wait_for("No response from de", 20);
     t.keys("3");
     let s = t.wait_for("insufficient_space", 5);
     assert!(s.contains("Fix:"), "{s}");
