@@ -1,7 +1,7 @@
 //! Markdown to paste into a forum post or a GitHub issue: the cause, the fix, the lines
 //! that decided it, and what was captured. Compact on purpose.
 
-use super::{Line, Summary, Verdict, summarize, verdict_label};
+use super::{Line, Summary, Verdict, summarize};
 use crate::analysis::Report;
 use crate::timeline::Timeline;
 use std::fmt::Write;
@@ -92,7 +92,7 @@ pub fn headline(s: &Summary) -> String {
             t.cause, t.confidence
         ),
         (Some(t), _) => format!("{} (confidence {:.2})", t.cause, t.confidence),
-        (None, v) => format!("{} — no known failure signature matched", verdict_label(v)),
+        (None, _) => "no known failure signature matched".to_string(),
     }
 }
 

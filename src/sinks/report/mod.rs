@@ -88,10 +88,21 @@ pub struct Summary {
     pub version: String,
 }
 
+/// Rule-authored text (titles, fix steps, "to decide" hints) comes from rule files, never
+/// from a log, and teaches flags such as `--auth=…` that redaction would garble; it is
+/// only trimmed and cleaned of control characters. Messages are redacted: rules fill
+/// them in with values taken from events.
+fn authored(s: &str, max: usize) -> String {
+    trim(s, max)
+}
+
 /// Redacts passwords, replaces control characters (which would garble a terminal and are
 /// not allowed in HTML) and trims to `max` characters, marking a cut with "…".
 pub fn clean(s: &str, max: usize) -> String {
-    let red = redact(s);
+    trim(&redact(s), max)
+}
+
+fn trim(red: &str, max: usize) -> String {
     let mut out = String::with_capacity(red.len().min(max * 4));
     for (n, c) in red.trim_end().chars().enumerate() {
         if n == max {
@@ -123,9 +134,9 @@ fn item(f: &Finding) -> Item {
         cause: clean(&f.cause, 60),
         severity: f.severity.name(),
         confidence: f.confidence,
-        title: clean(&f.title, PROSE_CHARS),
+        title: authored(&f.title, PROSE_CHARS),
         message: clean(&f.message, PROSE_CHARS),
-        decide: f.decide.as_deref().map(|d| clean(d, PROSE_CHARS)),
+        decide: f.decide.as_deref().map(|d| authored(d, PROSE_CHARS)),
     }
 }
 
@@ -184,7 +195,7 @@ pub fn summarize(report: &Report, tl: &Timeline) -> Summary {
         verdict,
         top: top.map(item),
         fix: top
-            .map(|f| f.fix.iter().map(|s| clean(s, PROSE_CHARS)).collect())
+            .map(|f| f.fix.iter().map(|s| authored(s, PROSE_CHARS)).collect())
             .unwrap_or_default(),
         evidence,
         evidence_omitted,
@@ -252,16 +263,6 @@ fn flash(kb: i64) -> String {
         format!("{} MB", kb / 1024)
     } else {
         format!("{kb} KB")
-    }
-}
-
-/// The headline word for a verdict.
-pub fn verdict_label(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Cause => "Cause",
-        Verdict::Uncertain => "Most likely (uncertain)",
-        Verdict::Info => "Result",
-        Verdict::None => "No diagnosis",
     }
 }
 
@@ -335,5 +336,31 @@ mod tests {
         assert_eq!(s.evidence.len(), MAX_EVIDENCE);
         assert_eq!(s.evidence_omitted, 30 - MAX_EVIDENCE);
         assert!(s.evidence.windows(2).all(|w| w[0].index < w[1].index));
+    }
+
+    #[test]
+    fn rule_text_is_kept_and_messages_are_redacted() {
+        let tl = timeline(&[("host", "line", "x")]);
+        let fix = "Pass the password with --auth=…; put --auth on its own line.";
+        let f = Finding {
+            rule: "OTA006".into(),
+            cause: "auth_failed".into(),
+            severity: Severity::Error,
+            confidence: 0.9,
+            title: "t".into(),
+            message: "espota.py got -a hunter2 -f x.bin".into(),
+            fix: vec![fix.into()],
+            explanation: String::new(),
+            decide: None,
+            references: vec![],
+            evidence: vec![0],
+        };
+        let r = Report {
+            findings: vec![f],
+            ..Report::default()
+        };
+        let s = summarize(&r, &tl);
+        assert_eq!(s.fix, vec![fix.to_string()]);
+        assert!(!s.top.unwrap().message.contains("hunter2"));
     }
 }

@@ -104,10 +104,11 @@ fn percent(e: &Event) -> Option<f64> {
         return Some(p);
     }
     let size = e.field("image_size").and_then(Value::as_f64)?;
+    // An invitation names the size but sends nothing: that is not 0 % progress.
     let done = ["bytes_acked", "bytes", "bytes_sent"]
         .iter()
         .filter_map(|k| e.field(k).and_then(Value::as_f64))
-        .fold(0.0, f64::max);
+        .reduce(f64::max)?;
     (size > 0.0).then(|| done * 100.0 / size)
 }
 
@@ -392,11 +393,11 @@ fn progress(s: &mut String, tl: &Timeline, sc: &Scale) {
         );
     }
     s.push_str(&label);
+    // Under the band's name, where no curve or value label can cover it.
     let _ = write!(
         s,
-        r#"<text class="small" x="{:.1}" y="{:.1}">from {}</text>"#,
-        LEFT + PLOT - 100.0,
-        PROGRESS_TOP + 12.0,
+        r#"<text class="small" x="8" y="{:.1}">from {}</text>"#,
+        PROGRESS_TOP + PROGRESS_H / 2.0 + 18.0,
         source_label(src)
     );
 }
@@ -629,6 +630,14 @@ mod tests {
             classify(&ev("espota.result").with("ok", true)),
             Class::Success
         );
+    }
+
+    #[test]
+    fn progress_needs_bytes_not_just_a_size() {
+        let ev = Event::new(Source::Net, "ota.invite", "").with("image_size", 1000i64);
+        assert_eq!(percent(&ev), None);
+        assert_eq!(percent(&ev.clone().with("bytes_sent", 250i64)), Some(25.0));
+        assert_eq!(percent(&ev.with("percent", 40i64)), Some(40.0));
     }
 
     #[test]
