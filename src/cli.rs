@@ -38,6 +38,8 @@ pub enum Command {
     Rules(RulesCommand),
     /// Upload an image like espota.py does, reporting every step.
     Upload(UploadCmd),
+    /// A shareable report of a trace: Markdown for a forum post, or an HTML page.
+    Report(ReportArgs),
     /// A simulated ESP8266/ESP32 running ArduinoOTA (for demos and tests).
     #[command(hide = true)]
     Sim(crate::sim::SimArgs),
@@ -204,4 +206,26 @@ pub struct UploadCmd {
     pub format: Format,
     #[command(flatten)]
     pub rules: RuleDirs,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A trace written with --export (JSON Lines).
+    #[arg(value_name = "TRACE")]
+    pub trace: PathBuf,
+    /// md: to paste into a forum post or an issue; html: one page with a timeline
+    /// picture. Default: from the --output extension (.html/.htm), else md.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<ReportFormat>,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: RuleDirs,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Html,
 }

@@ -26,6 +26,7 @@ pub fn run(cli: Cli) -> Result<i32, UserError> {
         Some(Command::Capture(a)) => crate::capture::run(&a),
         Some(Command::Upload(u)) => live::upload(u),
         Some(Command::Sim(s)) => crate::sim::run_cli(&s),
+        Some(Command::Report(r)) => crate::sinks::report::run(&r),
     }
 }
 
@@ -229,7 +230,8 @@ fn input_check(log: &crate::decode::DecodedLog, source: Source) -> Option<String
     None
 }
 
-fn read_trace(
+/// Reads a trace for analysis; `report` uses it too, so both see the same timeline.
+pub(crate) fn read_trace(
     p: &std::path::Path,
     notes: &mut Vec<String>,
 ) -> Result<Vec<crate::event::Event>, UserError> {
