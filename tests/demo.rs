@@ -40,3 +40,49 @@ fn other_demo_scenarios_name_their_cause() {
         assert_eq!(v["findings"][0]["cause"], cause, "{scenario}: {v:#}");
     }
 }
+
+/// The same session live, exported, read back and reported names one cause.
+#[test]
+fn export_analyze_and_report_agree_with_the_live_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("demo.jsonl");
+    let live = demo(&[
+        "--scenario",
+        "wrong_port",
+        "--export",
+        trace.to_str().unwrap(),
+    ]);
+    let cause = live["findings"][0]["cause"].as_str().unwrap().to_string();
+    assert_eq!(cause, "wrong_port", "{live:#}");
+    let out = Command::new(BIN)
+        .args(["analyze", "--format", "json", "--trace"])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let offline: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        offline["findings"][0]["cause"],
+        cause.as_str(),
+        "{offline:#}"
+    );
+    let md = Command::new(BIN)
+        .arg("report")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(
+        md.starts_with(&format!("## OTA diagnosis: {cause}")),
+        "{md}"
+    );
+    // With capture (root), the packets are there for Wireshark too, and read back alike.
+    let pcapng = trace.with_extension("pcapng");
+    assert!(pcapng.exists(), "no pcapng next to the trace");
+    let out = Command::new(BIN)
+        .args(["analyze", "--format", "json", "--pcap"])
+        .arg(&pcapng)
+        .output()
+        .unwrap();
+    let net: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(net["findings"][0]["cause"], cause.as_str(), "{net:#}");
+}
