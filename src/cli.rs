@@ -141,6 +141,10 @@ pub struct LiveArgs {
     /// Stop by itself after this long (e.g. 30s, 2m).
     #[arg(long, value_name = "TIME", value_parser = parse_duration)]
     pub duration: Option<std::time::Duration>,
+    /// Let the `r` key in the terminal UI reset the board through RTS/DTR (off by
+    /// default: watching never resets the board by itself).
+    #[arg(long)]
+    pub reset_key: bool,
     /// The OTA password: tells whether the uploader sent the right one. Never shown.
     #[arg(long, value_name = "PASSWORD", value_parser = password)]
     pub auth: Option<crate::decode::net::auth::Password>,

@@ -262,3 +262,53 @@ fn capture_command_prints_stamped_serial_lines_and_stats() {
         Some("stats serial: bytes 42 lines 3 dropped 0 reconnects 0")
     );
 }
+
+/// A reset happens only on request, and the outcome is reported either way (a
+/// pseudo-terminal may refuse modem-line changes; a USB adapter accepts them).
+#[test]
+fn a_requested_reset_is_performed_once_and_reported() {
+    let (mut master, name) = pty();
+    let (cap, mut rx) =
+        SerialCapture::start(&SerialConfig::new(&name, 115_200), HostClock::new()).unwrap();
+    write(&mut master, b"before\r\n");
+    let flag = cap.reset_handle();
+    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    let msgs = collect(&mut rx, |m| {
+        m.iter().any(|x| {
+            matches!(
+                x,
+                SerialMsg::Status {
+                    status: SerialStatus::Reset { .. },
+                    ..
+                }
+            )
+        })
+    });
+    let resets = msgs
+        .iter()
+        .filter(|x| {
+            matches!(
+                x,
+                SerialMsg::Status {
+                    status: SerialStatus::Reset { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(resets, 1);
+    assert!(
+        !flag.load(std::sync::atomic::Ordering::SeqCst),
+        "the request was not consumed"
+    );
+    write(&mut master, b"after\r\n");
+    let more = collect(&mut rx, |m| texts(m).iter().any(|t| t == "after"));
+    assert!(!more.iter().any(|x| matches!(
+        x,
+        SerialMsg::Status {
+            status: SerialStatus::Reset { .. },
+            ..
+        }
+    )));
+    drop(cap);
+}

@@ -573,3 +573,21 @@ fn the_stop_flag_ends_the_live_loop_with_a_note() {
     );
     assert!(session.notes().iter().any(|n| n.contains("interrupted")));
 }
+
+#[test]
+fn the_reset_key_is_off_unless_allowed() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let info = ota_doctor::tui::SourcesInfo::new();
+    let mut app = ota_doctor::tui::replay_app(Vec::new(), &info);
+    let r = KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE);
+    assert_eq!(
+        ota_doctor::tui::on_key(&mut app, r),
+        Some(ota_doctor::tui::Action::Reset)
+    );
+    assert!(ota_doctor::tui::reset(&info).contains("--reset-key"));
+    let mut allowed = ota_doctor::tui::SourcesInfo::new();
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    allowed.reset = Some(flag.clone());
+    assert!(ota_doctor::tui::reset(&allowed).contains("resetting"));
+    assert!(flag.load(std::sync::atomic::Ordering::SeqCst));
+}

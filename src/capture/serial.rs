@@ -88,6 +88,11 @@ pub enum SerialStatus {
         after_ms: u64,
     },
     Baud(BaudHint),
+    /// The board was reset through RTS at the user's request; `ok` is whether the
+    /// port accepted the line changes.
+    Reset {
+        ok: bool,
+    },
 }
 
 impl std::fmt::Display for SerialStatus {
@@ -107,6 +112,16 @@ impl std::fmt::Display for SerialStatus {
                 f,
                 "serial output is garbled ({:.0}% unreadable bytes): the baud rate is probably wrong; try --baud 115200 or the rate in Serial.begin()",
                 junk_share * 100.0
+            ),
+            SerialStatus::Reset { ok: true } => {
+                write!(
+                    f,
+                    "board reset through RTS (EN low for 100 ms) at your request"
+                )
+            }
+            SerialStatus::Reset { ok: false } => write!(
+                f,
+                "reset requested, but the port refused the RTS/DTR change (a board without an auto-reset circuit, or not a USB serial adapter)"
             ),
             SerialStatus::Baud(BaudHint::Readable) => write!(f, "serial output is readable again"),
             SerialStatus::Baud(BaudHint::BootBurst { bytes }) => write!(
@@ -139,10 +154,16 @@ pub struct SerialCounts {
 pub struct SerialCapture {
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
+    reset: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl SerialCapture {
+    /// Setting this flag resets the board once (see `Reader::pulse_reset`).
+    pub fn reset_handle(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.reset)
+    }
+
     /// Opens the port (errors say what to do) and starts the reader thread.
     pub fn start(
         cfg: &SerialConfig,
@@ -153,6 +174,7 @@ impl SerialCapture {
         let (tx, rx) = mpsc::channel(cfg.capacity.max(1));
         let stats = Arc::new(Stats::default());
         let stop = Arc::new(AtomicBool::new(false));
+        let reset = Arc::new(AtomicBool::new(false));
         let reader = Reader {
             cfg: cfg.clone(),
             port,
@@ -162,6 +184,7 @@ impl SerialCapture {
             baud: BaudWatch::new(),
             stats: Arc::clone(&stats),
             stop: Arc::clone(&stop),
+            reset: Arc::clone(&reset),
         };
         let thread = std::thread::Builder::new()
             .name("serial".into())
@@ -171,6 +194,7 @@ impl SerialCapture {
             SerialCapture {
                 stats,
                 stop,
+                reset,
                 thread: Some(thread),
             },
             rx,
@@ -220,12 +244,16 @@ struct Reader {
     baud: BaudWatch,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
+    reset: Arc<AtomicBool>,
 }
 
 impl Reader {
     fn run(mut self) {
         let mut buf = [0u8; 4096];
         while !self.stopping() {
+            if self.reset.swap(false, Ordering::SeqCst) {
+                self.pulse_reset();
+            }
             let error = match self.port.read(&mut buf) {
                 Ok(n) if n > 0 => {
                     self.bytes(&buf[..n]);
@@ -243,6 +271,22 @@ impl Reader {
         let mut rest = Vec::new();
         self.splitter.flush(self.clock.now_us(), &mut rest);
         self.lines(rest);
+    }
+
+    /// The auto-reset circuit pulls EN low while RTS is asserted and DTR is not (DTR
+    /// low keeps GPIO0 high, so the board boots its app, not the ROM loader). Only on
+    /// the user's explicit request: watching must never reset the board by itself.
+    fn pulse_reset(&mut self) {
+        use serialport::SerialPort;
+        let ok = self.port.write_data_terminal_ready(false).is_ok()
+            && self.port.write_request_to_send(true).is_ok();
+        std::thread::sleep(Duration::from_millis(100));
+        let ok = self.port.write_request_to_send(false).is_ok() && ok;
+        let t_us = self.clock.now_us();
+        self.send(SerialMsg::Status {
+            t_us,
+            status: SerialStatus::Reset { ok },
+        });
     }
 
     fn stopping(&self) -> bool {

@@ -89,6 +89,7 @@ pub fn upload(u: UploadCmd) -> Result<i32, UserError> {
         export: u.export,
         no_tui: !u.tui,
         duration: None,
+        reset_key: false,
         auth: (!u.up.auth.is_empty()).then(|| Password::new(u.up.auth.clone())),
         format: u.format,
         rules: u.rules,
@@ -182,6 +183,9 @@ fn sources_info(
         info.snapshot = e.with_extension("snapshot.jsonl");
     }
     info.rules = load_rules(&a.rules)?;
+    if a.reset_key {
+        info.reset = sources.reset_handle();
+    }
     Ok(info)
 }
 

@@ -107,6 +107,11 @@ fn forward_serial(mut rx: tokio::sync::mpsc::Receiver<SerialMsg>, tx: SyncSender
 }
 
 impl Sources {
+    /// The flag that resets the board, when a serial port is watched.
+    pub fn reset_handle(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+        self.serial.as_ref().map(|s| s.reset_handle())
+    }
+
     /// The capture interface, and whether capture is running.
     pub fn capture_state(&self) -> (Option<String>, bool) {
         match &self.net {

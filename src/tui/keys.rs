@@ -10,6 +10,8 @@ pub enum Action {
     Quit,
     /// Write the trace as it stands to the configured snapshot file.
     Export,
+    /// Reset the board through RTS (only when the user allowed it).
+    Reset,
 }
 
 /// Every binding, for the help overlay (keep in step with [`on_key`]).
@@ -28,6 +30,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("Enter", "findings: jump to the evidence in the timeline"),
     ("t", "absolute / relative time"),
     ("e", "export a snapshot of the trace"),
+    ("r", "reset the board via RTS (only with --reset-key)"),
     ("Esc", "clear the mark, message and regex error"),
     ("?", "this help"),
 ];
@@ -52,6 +55,7 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Action> {
     match key.code {
         KeyCode::Char('q') => return Some(Action::Quit),
         KeyCode::Char('e') => return Some(Action::Export),
+        KeyCode::Char('r') => return Some(Action::Reset),
         KeyCode::Char('?') => app.help = true,
         KeyCode::Char('/') => app.search.input = Some(String::new()),
         KeyCode::Char('n') => next_match(app, true),

@@ -19,7 +19,7 @@ pub mod view;
 pub use app::{App, Mode, TimeMode, View};
 pub use keys::{Action, on_key};
 pub use phase::{Phase, SerialState};
-pub use run::{Feed, Keys, browse, drive, replay, replay_app, run};
+pub use run::{Feed, Keys, browse, drive, replay, replay_app, reset, run};
 
 use crate::rules::RuleSet;
 use std::path::PathBuf;
@@ -42,6 +42,9 @@ pub struct SourcesInfo {
     pub snapshot: PathBuf,
     /// The rules the live analysis runs (built-in plus `--rules`).
     pub rules: RuleSet,
+    /// Set to reset the board through RTS; None unless the user allowed it
+    /// (`--reset-key`), because a reset ends whatever the board was doing.
+    pub reset: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl SourcesInfo {
@@ -54,6 +57,7 @@ impl SourcesInfo {
             device_ip: None,
             snapshot: PathBuf::from("ota-doctor-snapshot.jsonl"),
             rules: RuleSet::builtin(),
+            reset: None,
         }
     }
 }

@@ -170,6 +170,7 @@ fn live_loop<B: Backend>(
                 Some(Action::Export) => {
                     app.message = Some(export::snapshot(&info.snapshot, app.events()))
                 }
+                Some(Action::Reset) => app.message = Some(reset(info)),
                 None => {}
             }
         }
@@ -263,6 +264,17 @@ fn term_error(e: impl std::error::Error) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+/// Asks the serial reader to pulse RTS, if the user allowed resets.
+pub fn reset(info: &SourcesInfo) -> String {
+    match &info.reset {
+        Some(flag) => {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            "resetting the board (RTS pulse)…".into()
+        }
+        None => "reset is off: start with --reset-key (and --serial) to allow `r`".into(),
+    }
+}
+
 fn handle(app: &mut App, ev: TermEvent) -> Option<Action> {
     match ev {
         TermEvent::Key(k) => on_key(app, k),
@@ -306,6 +318,7 @@ pub fn browse<B: Backend>(
             Some(Action::Export) => {
                 app.message = Some(export::snapshot(&info.snapshot, app.events()))
             }
+            Some(Action::Reset) => app.message = Some(reset(info)),
             None => {}
         }
     }
