@@ -15,7 +15,9 @@ impl Tmux {
             Command::new("tmux").arg("-V").output().is_ok(),
             "this test needs tmux (apt-get install tmux; scripts/test installs it)"
         );
-        let name = format!("otad{}", std::process::id());
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("otad{}-{n}", std::process::id());
         let ok = Command::new("tmux")
             .args([
                 "new-session",
@@ -93,4 +95,31 @@ fn the_demo_in_a_terminal_shows_the_finding_and_quits_cleanly() {
     // Back on the normal screen: the printed diagnosis, no UI frame left behind.
     assert!(s.contains("Cause: insufficient_space"), "{s}");
     assert!(!s.contains("┌ Timeline"), "the UI was not cleared:\n{s}");
+}
+
+/// A recorded session replayed in the UI shows the cause the live run found.
+#[test]
+fn a_replayed_trace_shows_the_same_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let out = Command::new(BIN)
+        .args(["demo", "--no-tui", "--scenario", "auth_failed", "--export"])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Cause: auth_failed"));
+    let t = Tmux::start(&format!(
+        "{BIN} replay {}; echo EXIT=$?; sleep 60",
+        trace.display()
+    ));
+    t.wait_for("Findings", 10);
+    t.keys("3");
+    t.wait_for("auth_failed", 5);
+    t.keys("q");
+    t.wait_for("EXIT=0", 10);
 }

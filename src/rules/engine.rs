@@ -124,7 +124,22 @@ pub fn evaluate(rules: &[Rule], tl: &Timeline) -> Evaluation {
                 }
             }
         }
-        if let Some((bi, bound)) = matched.first() {
+        // The strongest matching branch speaks for the rule (ties: the first written):
+        // decisive device evidence must not be capped by an earlier, vaguer branch.
+        let best =
+            matched
+                .iter()
+                .enumerate()
+                .fold(None, |best: Option<usize>, (i, m)| match best {
+                    Some(b)
+                        if rule.branches[matched[b].0].confidence
+                            >= rule.branches[m.0].confidence =>
+                    {
+                        Some(b)
+                    }
+                    _ => Some(i),
+                });
+        if let Some((bi, bound)) = best.map(|i| &matched[i]) {
             let br = &rule.branches[*bi];
             let mut evidence: Vec<usize> = matched
                 .iter()
