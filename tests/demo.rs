@@ -38,6 +38,11 @@ fn other_demo_scenarios_name_their_cause() {
     ] {
         let v = demo(&["--scenario", scenario]);
         assert_eq!(v["findings"][0]["cause"], cause, "{scenario}: {v:#}");
+        // A diagnosis, not an undecided candidate.
+        assert!(
+            v["findings"][0]["confidence"].as_f64().unwrap() >= 0.6,
+            "{scenario}: {v:#}"
+        );
     }
 }
 
