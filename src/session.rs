@@ -31,6 +31,8 @@ pub enum Input {
 
 #[derive(Default)]
 pub struct Session {
+    /// The password the user gave (`--auth`): removed from every line, whatever its form.
+    secret: Option<Password>,
     events: Vec<Event>,
     ota: OtaDecoder,
     arp: ArpWatch,
@@ -49,6 +51,7 @@ impl Session {
     /// A session whose decoder checks the uploader's password answers against `pw`.
     pub fn with_password(pw: Option<Password>) -> Session {
         Session {
+            secret: pw.clone(),
             ota: OtaDecoder::with_options(Options { password: pw }),
             ..Session::default()
         }
@@ -105,6 +108,8 @@ impl Session {
         // by us at read time: one clock for every source.
         let body = timestamp::split(text).1;
         let body = if body.trim().is_empty() { text } else { body };
+        let hidden = self.secret.as_ref().and_then(|pw| pw.hide_in(body));
+        let body = hidden.as_deref().unwrap_or(body);
         let mut e = decode_line(source, body, noise);
         e.t_us = t_us;
         e.timed = true;
@@ -198,6 +203,21 @@ mod tests {
         assert!(tl.timed.contains(&Source::Serial) && tl.timed.contains(&Source::Net));
         assert_eq!(tl.end_us, 5_000);
         assert_eq!(tl.packets, 1);
+    }
+
+    #[test]
+    fn the_given_password_is_hidden_in_any_line() {
+        let mut s = Session::with_password(Some(Password::new("my secret")));
+        s.push(Input::Host {
+            t_us: 1,
+            text: "secret is: my secret".into(),
+        });
+        s.push(Input::Serial {
+            t_us: 2,
+            bytes: b"ota password: my secret!".to_vec(),
+        });
+        assert!(s.events().iter().all(|e| !e.text.contains("my secret")));
+        assert_eq!(s.events()[0].text, "secret is: ***");
     }
 
     #[test]

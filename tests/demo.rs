@@ -59,6 +59,15 @@ fn export_analyze_and_report_agree_with_the_live_run() {
     ]);
     let cause = live["findings"][0]["cause"].as_str().unwrap().to_string();
     assert_eq!(cause, "wrong_port", "{live:#}");
+    // The diagnosis made at the time is in the trace, after the recorded events.
+    let text = std::fs::read_to_string(&trace).unwrap();
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .contains("\"kind\":\"finding\""),
+        "{text}"
+    );
     let out = Command::new(BIN)
         .args(["analyze", "--format", "json", "--trace"])
         .arg(&trace)

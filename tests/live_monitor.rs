@@ -101,5 +101,63 @@ fn sigint_stops_cleanly_with_a_diagnosis() {
     assert!(rest.contains("ota-doctor: read 21 serial lines"), "{rest}");
     assert!(rest.contains("interrupted"), "{rest}");
     let text = std::fs::read_to_string(&trace).unwrap();
-    assert_eq!(text.lines().count(), 22, "header + 21 lines:\n{text}");
+    let recorded = text
+        .lines()
+        .filter(|l| !l.contains("\"source\":\"finding\""))
+        .count();
+    assert_eq!(recorded, 22, "header + 21 lines:\n{text}");
+}
+
+/// `run --duration` stops the whole uploader, grandchildren included (pio runs
+/// espota.py as one), and the password given with --auth is hidden in every line.
+#[test]
+fn run_stops_the_whole_uploader_and_hides_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let trace = dir.path().join("t.jsonl");
+    let script = format!(
+        "echo 'secret is: my secret'; sleep 1000 & echo $! > {}; wait",
+        pidfile.display()
+    );
+    let out = Command::new(BIN)
+        .args([
+            "run",
+            "--no-tui",
+            "--duration",
+            "2s",
+            "--auth",
+            "my secret",
+            "--export",
+        ])
+        .arg(&trace)
+        .args(["--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("was still running"), "{all}");
+    assert!(!all.contains("my secret"), "{all}");
+    assert!(
+        !std::fs::read_to_string(&trace)
+            .unwrap()
+            .contains("my secret")
+    );
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // Gone, or a zombie waiting for init to reap it: either way no longer running.
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    let state = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .next()
+        .unwrap_or("");
+    assert!(
+        stat.is_empty() || state == "Z",
+        "the grandchild {pid} is still running: {stat}"
+    );
 }

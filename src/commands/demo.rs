@@ -65,7 +65,9 @@ impl DemoScenario {
 pub fn run(d: &DemoArgs) -> Result<i32, UserError> {
     let chip = match d.scenario {
         // These two exist on one family only.
-        DemoScenario::MissingResetAfterSerialFlash => Chip::Esp8266,
+        DemoScenario::MissingResetAfterSerialFlash | DemoScenario::FlashConfigMismatch => {
+            Chip::Esp8266
+        }
         DemoScenario::WrongPartitionScheme => Chip::Esp32,
         _ => d.chip,
     };

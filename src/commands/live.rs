@@ -58,6 +58,10 @@ pub fn run(r: &RunArgs) -> Result<i32, UserError> {
                 }
             }
             None => {
+                let group = format!("-{}", c.id());
+                let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+                std::thread::sleep(Duration::from_millis(200));
+                let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
                 let _ = c.kill();
                 let _ = c.wait();
                 session.note(format!(
@@ -77,7 +81,7 @@ pub fn run(r: &RunArgs) -> Result<i32, UserError> {
 /// exit status is espota's (0 uploaded, 1 failed), so scripts keep working.
 pub fn upload(u: UploadCmd) -> Result<i32, UserError> {
     // Bad input is reported before anything starts listening.
-    crate::error::read_input(&u.up.file, "image")?;
+    check_upload(&u)?;
     let ip = resolve_v4(&u.up.ip);
     let a = LiveArgs {
         serial: u.up.serial.clone(),
@@ -143,6 +147,25 @@ pub fn upload(u: UploadCmd) -> Result<i32, UserError> {
             Ok(1)
         }
     }
+}
+
+fn check_upload(u: &UploadCmd) -> Result<(), UserError> {
+    let image = crate::error::read_input(&u.up.file, "image")?;
+    if image.is_empty() {
+        return Err(UserError::new(format!("image `{}` is empty", u.up.file.display()))
+            .hint("give the .bin the build produced (Arduino: Sketch > Export compiled binary; PlatformIO: .pio/build/<env>/firmware.bin)"));
+    }
+    if let Ok(ip) = u.up.ip.parse::<std::net::Ipv4Addr>()
+        && (ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast())
+    {
+        return Err(UserError::new(format!("{ip} is not a device's address"))
+            .hint("give the board's own IP (its serial log prints `IP address: …`) or its mDNS name (esp32-xxxx.local)"));
+    }
+    if u.up.ip.contains(':') && u.up.ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(UserError::new(format!("`{}` is not an address", u.up.ip))
+            .hint("give the port separately: -i IP -p PORT"));
+    }
+    Ok(())
 }
 
 /// The device's IPv4 address for capture: a literal, or a name (`esp.local`) resolved
@@ -255,8 +278,28 @@ pub fn finish(a: &LiveArgs, session: Session, end: i64) -> Result<i32, UserError
         host: Some("uploader".into()),
         net: a.ip.map(|ip| format!("net {ip}")),
     };
+    if let Some(path) = &a.export {
+        append_findings(path, &tl, &report);
+    }
     print_report(&report, &tl, &labels, a.format);
     Ok(0)
+}
+
+/// The live trace holds the timeline; the findings are added once the run is judged,
+/// so a trace read back later carries the diagnosis made at the time.
+fn append_findings(
+    path: &std::path::Path,
+    tl: &crate::timeline::Timeline,
+    report: &crate::analysis::Report,
+) {
+    let Ok(f) = std::fs::OpenOptions::new().append(true).open(path) else {
+        return;
+    };
+    let mut w = std::io::BufWriter::new(f);
+    for f in &report.findings {
+        let _ = crate::export::trace::write_event(&mut w, &super::finding_event(tl, f));
+    }
+    let _ = std::io::Write::flush(&mut w);
 }
 
 fn spawn_child(
@@ -265,8 +308,12 @@ fn spawn_child(
     slot: Arc<Mutex<Option<Child>>>,
     status: Arc<Mutex<Option<i32>>>,
 ) -> Result<(), UserError> {
+    use std::os::unix::process::CommandExt;
     let mut child = Command::new(&cmd[0])
         .args(&cmd[1..])
+        // Its own process group, so stopping it also stops what it started (pio runs
+        // espota.py as a grandchild).
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

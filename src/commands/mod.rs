@@ -260,6 +260,21 @@ pub(crate) fn read_trace(
 
 /// Writes the timeline and the findings; the findings are stamped at the end of the
 /// timeline so a replay shows them where the diagnosis was made.
+/// A finding as a trace line: read back, it is shown but never fed to the rules again.
+pub(crate) fn finding_event(tl: &Timeline, f: &analysis::Finding) -> crate::event::Event {
+    crate::event::Event {
+        t_us: tl.end_us,
+        line: 0,
+        ..crate::event::Event::new(
+            Source::Finding,
+            "finding",
+            format!("{}: {}", f.cause, f.message),
+        )
+        .with("rule", f.rule.as_str())
+        .with("cause", f.cause.as_str())
+    }
+}
+
 fn export_trace(
     path: &std::path::Path,
     tl: &crate::timeline::Timeline,
@@ -283,18 +298,7 @@ fn export_trace(
         trace::write_event(&mut w, e).map_err(fail)?;
     }
     for f in &report.findings {
-        let e = crate::event::Event {
-            t_us: tl.end_us,
-            line: 0,
-            ..crate::event::Event::new(
-                Source::Finding,
-                "finding",
-                format!("{}: {}", f.cause, f.message),
-            )
-            .with("rule", f.rule.as_str())
-            .with("cause", f.cause.as_str())
-        };
-        trace::write_event(&mut w, &e).map_err(fail)?;
+        trace::write_event(&mut w, &finding_event(tl, f)).map_err(fail)?;
     }
     w.flush().map_err(fail)
 }

@@ -76,11 +76,22 @@ fn start_net(
         }
         Err(e) => {
             // One line and the fix, then carry on with the other sources.
-            eprintln!("{e}");
-            let hint = e.hint.as_deref().unwrap_or(PERMISSION_HINT);
+            let hint = fix_for_this_binary(e.hint.as_deref().unwrap_or(PERMISSION_HINT));
+            eprintln!("warning: no packet capture ({}); {hint}", e.message);
             session.note(format!("no packets were captured: {} ({hint})", e.message));
             None
         }
+    }
+}
+
+/// The setcap fix names the binary that is running, which may not be on PATH.
+fn fix_for_this_binary(hint: &str) -> String {
+    match std::env::current_exe() {
+        Ok(exe) => hint.replace(
+            "\"$(command -v ota-doctor)\"",
+            &format!("'{}'", exe.display()),
+        ),
+        Err(_) => hint.to_string(),
     }
 }
 

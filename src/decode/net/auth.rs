@@ -27,6 +27,13 @@ impl Password {
     pub fn new(p: impl Into<String>) -> Password {
         Password(p.into())
     }
+
+    /// `text` with every occurrence of the password replaced by `***`, or None when
+    /// it does not occur (an empty password occurs nowhere).
+    pub fn hide_in(&self, text: &str) -> Option<String> {
+        (!self.0.is_empty() && text.contains(self.0.as_str()))
+            .then(|| text.replace(self.0.as_str(), "***"))
+    }
 }
 
 impl std::fmt::Debug for Password {
