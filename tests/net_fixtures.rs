@@ -77,6 +77,8 @@ fn the_capture_alone_names_the_network_causes() {
         ("host_firewall", "host_firewall"),
         ("auth_failed", "auth_failed"),
         ("ok-esp32", "ok"),
+        // Only a candidate: OK and then silence also fits a missing OTA partition.
+        ("space-esp32", "insufficient_space"),
     ] {
         let v = analyze(&dir, &format!("{prefix}-upload"), false);
         assert_eq!(
