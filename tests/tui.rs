@@ -10,7 +10,7 @@ use ota_doctor::decode::net::pcap::LinkType;
 use ota_doctor::decode::timestamp;
 use ota_doctor::event::{Event, Source};
 use ota_doctor::live::{Msg, Plan};
-use ota_doctor::session::{Input, Session};
+use ota_doctor::session::{Input, Session, Window};
 use ota_doctor::tui::{self, Action, App, Mode, SourcesInfo, View, on_key};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -591,4 +591,50 @@ fn the_reset_key_is_off_unless_allowed() {
     allowed.reset = Some(flag.clone());
     assert!(ota_doctor::tui::reset(&allowed).contains("resetting"));
     assert!(flag.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[test]
+fn a_long_session_lets_old_lines_go_and_keeps_evidence_and_mark_on_their_events() {
+    let mut info = info();
+    info.window = Window::lines(200);
+    info.trace = Some("/var/tmp/live.jsonl".into());
+    let (s, end) = example_session();
+    let mut app = App::new(&info, Mode::Live);
+    for e in s.events() {
+        app.push(e.clone());
+    }
+    let tl = s.timeline(end);
+    let report = analyze(&info.rules, &tl);
+    app.set_analysis(tl, report);
+    app.view = View::Findings;
+    on_key(&mut app, key(KeyCode::Enter));
+    let marked = app.highlight.expect("the evidence is marked");
+    let text = app.events()[marked].text.clone();
+    for i in 0..5_000 {
+        let mut e = Event::new(Source::Serial, "line", format!("tick {i}"));
+        e.t_us = end + i * 1_000;
+        app.push(e);
+    }
+    assert!(
+        app.events().len() <= 200 + 25 + 100 + 12,
+        "{}",
+        app.events().len()
+    );
+    assert_eq!(app.seen(), s.events().len() + 5_000);
+    let f = &app.report().findings[0];
+    assert_eq!(f.cause, "insufficient_space");
+    assert!(
+        f.evidence
+            .iter()
+            .any(|&i| app.events()[i].text.contains("Bad Size"))
+    );
+    let marked = app.highlight.expect("the marked event was kept");
+    assert_eq!(app.events()[marked].text, text);
+    app.message = None;
+    let r = screen(&mut app, 120, 36);
+    shows(&r, "full trace in /var/tmp/live.jsonl");
+    shows(&r, &format!("showing last {} of", app.events().len()));
+    app.view = View::Logs;
+    app.follow = true;
+    shows(&screen(&mut app, 120, 36), "tick 4999");
 }

@@ -97,6 +97,7 @@ pub fn upload(u: UploadCmd) -> Result<i32, UserError> {
         // answer against it would always call it right.
         auth: None,
         format: u.format,
+        window: crate::session::Window::DEFAULT_LINES,
         rules: u.rules,
     };
     let plan = Plan {
@@ -207,6 +208,8 @@ fn sources_info(
         info.snapshot = e.with_extension("snapshot.jsonl");
     }
     info.rules = load_rules(&a.rules)?;
+    info.window = crate::session::Window::lines(a.window);
+    info.trace = a.export.clone();
     if a.reset_key {
         info.reset = sources.reset_handle();
     }
@@ -230,7 +233,11 @@ pub fn record(
     extra: impl FnOnce(SyncSender<Msg>) -> Result<(), UserError>,
 ) -> Result<(Session, i64), UserError> {
     let (tx, rx) = live::channel();
-    let mut session = Session::with_password(a.auth.clone());
+    let mut session =
+        Session::with_password(a.auth.clone()).with_window(crate::session::Window::lines(a.window));
+    if let Some(p) = &a.export {
+        session.set_trace(p);
+    }
     let mut sink = a.export.as_deref().map(TraceSink::create).transpose()?;
     let sources = super::sources::start(a, ip, &tx, &mut session)?;
     if plan.duration.is_none() && plan.linger.is_zero() {
