@@ -42,11 +42,13 @@ impl Default for Window {
     }
 }
 
-/// A serial or uploader line no decoder recognised (garbage included: a wrong baud
-/// rate floods it, and the newest lines show the ratio as well as all of them).
+/// A serial or uploader line whose message no decoder recognised: `line`, `log` (an
+/// ESP32 log prefix around such a message: a sketch's own chatter, often most of the
+/// output) and `garbage` (a wrong baud rate floods it, and the newest lines show the
+/// ratio as well as all of them).
 pub fn is_plain(e: &Event) -> bool {
     matches!(e.source, Source::Serial | Source::Host)
-        && matches!(e.kind.as_str(), "line" | "garbage")
+        && matches!(e.kind.as_str(), "line" | "log" | "garbage")
 }
 
 /// What a window holds, by class, and how many events it let go.
