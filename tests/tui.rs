@@ -638,3 +638,26 @@ fn a_long_session_lets_old_lines_go_and_keeps_evidence_and_mark_on_their_events(
     app.follow = true;
     shows(&screen(&mut app, 120, 36), "tick 4999");
 }
+
+#[test]
+fn paused_panes_start_at_the_same_row_of_the_merged_timeline() {
+    let mut app = example_app();
+    app.view = View::Logs;
+    on_key(&mut app, key(KeyCode::Char(' ')));
+    on_key(&mut app, key(KeyCode::Home));
+    let r = screen(&mut app, 120, 36);
+    // The first serial line and the first uploader line: both panes start at row 0.
+    let first = |serial: bool| {
+        let i = app.pane_rows(serial)[0];
+        app.events()[i].text.clone()
+    };
+    let (serial, other) = (first(true), first(false));
+    assert!(r[3].contains(&serial[..20.min(serial.len())]), "{}", r[3]);
+    assert!(r[3].contains(&other[..20.min(other.len())]), "{}", r[3]);
+    // Paused past every serial line, the serial pane is empty and the other is not.
+    let last_serial = *app.pane_rows(true).last().unwrap();
+    app.top = app.rows().partition_point(|&i| i <= last_serial);
+    let r = screen(&mut app, 120, 36);
+    assert!(app.pane_rows(false).iter().any(|&i| i > last_serial));
+    shows(&r, "(nothing yet)");
+}

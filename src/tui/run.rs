@@ -175,9 +175,7 @@ fn live_loop<B: Backend>(
             t.dirty = true;
             match handle(app, ev) {
                 Some(Action::Quit) => return Ok(()),
-                Some(Action::Export) => {
-                    app.message = Some(export::snapshot(&info.snapshot, app.events()))
-                }
+                Some(Action::Export) => app.message = Some(snapshot(app, info)),
                 Some(Action::Reset) => app.message = Some(reset(info)),
                 None => {}
             }
@@ -272,6 +270,15 @@ fn term_error(e: impl std::error::Error) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+/// `e`: what memory holds, saying so when that is not the whole session.
+fn snapshot(app: &App, info: &SourcesInfo) -> String {
+    let done = export::snapshot(&info.snapshot, app.events());
+    match app.held_note() {
+        Some(held) => format!("{done} ({held})"),
+        None => done,
+    }
+}
+
 /// Asks the serial reader to pulse RTS, if the user allowed resets.
 pub fn reset(info: &SourcesInfo) -> String {
     match &info.reset {
@@ -323,9 +330,7 @@ pub fn browse<B: Backend>(
         t.dirty = true;
         match handle(app, ev) {
             Some(Action::Quit) => return Ok(()),
-            Some(Action::Export) => {
-                app.message = Some(export::snapshot(&info.snapshot, app.events()))
-            }
+            Some(Action::Export) => app.message = Some(snapshot(app, info)),
             Some(Action::Reset) => app.message = Some(reset(info)),
             None => {}
         }
