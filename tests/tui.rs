@@ -661,3 +661,36 @@ fn paused_panes_start_at_the_same_row_of_the_merged_timeline() {
     assert!(app.pane_rows(false).iter().any(|&i| i > last_serial));
     shows(&r, "(nothing yet)");
 }
+
+#[test]
+fn a_new_analysis_over_fewer_events_keeps_the_mark_and_the_paused_page() {
+    let (s, end) = example_session();
+    let mut app = example_app();
+    app.view = View::Findings;
+    app.page = 3;
+    on_key(&mut app, key(KeyCode::Enter));
+    let marked = app.events()[app.highlight.expect("marked")].clone();
+    let top = app.rows()[app.top];
+    let top_event = app.events()[top].clone();
+    // The session let its two oldest plain lines go; the screen had not yet.
+    let gone: Vec<usize> = (0..top)
+        .filter(|&i| ota_doctor::session::is_plain(&app.events()[i]))
+        .take(2)
+        .collect();
+    assert_eq!(gone.len(), 2, "the example has plain lines above the page");
+    let tl = s.timeline(end);
+    let mut b = ota_doctor::timeline::Builder::new();
+    b.captured(Source::Serial).captured(Source::Net).end(end);
+    b.events(
+        tl.events
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !gone.contains(i))
+            .map(|(_, e)| e),
+    );
+    let tl = b.build();
+    let report = analyze(&info().rules, &tl);
+    app.set_analysis(tl, report);
+    assert_eq!(app.events()[app.highlight.expect("still marked")], marked);
+    assert_eq!(app.events()[app.rows()[app.top]], top_event);
+}

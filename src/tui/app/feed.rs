@@ -128,6 +128,13 @@ impl App {
     /// session's held events in timeline order, and the findings' evidence indices
     /// point into them.
     pub fn set_analysis(&mut self, tl: Timeline, report: Report) {
+        // The session lets events go on its own schedule, so the new events may not
+        // line up with ours: the mark and a paused page follow their events.
+        let mark = self.highlight.and_then(|h| self.events.get(h)).cloned();
+        let anchor = (self.rows.all.get(self.top))
+            .filter(|_| !self.follow)
+            .and_then(|&i| self.events.get(i))
+            .cloned();
         self.events = tl.events;
         self.held.recount(&self.events);
         self.facts = tl.facts;
@@ -138,6 +145,27 @@ impl App {
             .selected
             .min(self.report.findings.len().saturating_sub(1));
         self.rebuild_rows();
+        self.highlight = mark.and_then(|e| self.find(&e).ok());
+        if let Some(e) = anchor {
+            let at = self.find(&e).unwrap_or_else(|at| at);
+            self.top = self
+                .rows
+                .all
+                .partition_point(|&i| i < at)
+                .min(self.max_top());
+        }
+    }
+
+    /// Where `e` is among the events (`Ok`), or where it would be (`Err`): a binary
+    /// search on its time, then a look at the few events that share it.
+    fn find(&self, e: &Event) -> Result<usize, usize> {
+        let key = (e.t_us, e.source);
+        let from = self.events.partition_point(|x| (x.t_us, x.source) < key);
+        (self.events[from..].iter())
+            .take_while(|x| (x.t_us, x.source) == key)
+            .position(|x| x == e)
+            .map(|k| from + k)
+            .ok_or(from)
     }
 
     /// After the filter changed or the events were replaced: one scan.
