@@ -150,12 +150,18 @@ fn print(name: &str, marks: &[Mark]) {
     }
 }
 
+/// The diagnosis over what is held, and what one analysis of it took (the live UI
+/// spaces analyses by a multiple of that).
 fn cause(s: &Session, hours: u32) -> String {
+    let began = Instant::now();
     let tl = s.timeline(START + i64::from(hours) * HOUR_US);
     let r = analyze(&RuleSet::builtin(), &tl);
-    r.findings
-        .first()
-        .map_or_else(|| "none".into(), |f| f.cause.clone())
+    let cause = r.findings.first().map_or("none", |f| f.cause.as_str());
+    format!(
+        "{cause} ({} events analysed in {:.0} ms)",
+        tl.events.len(),
+        began.elapsed().as_secs_f64() * 1e3
+    )
 }
 
 fn main() {
@@ -188,7 +194,7 @@ fn main() {
     print("unbounded", &all);
     let all_cause = cause(&s, a.peer_hours);
     drop(s);
-    println!("diagnosis at the end: window {bounded_cause}, unbounded {all_cause}");
+    println!("diagnosis at the end: window: {bounded_cause}; unbounded: {all_cause}");
     summary(&bounded, &all);
 }
 
