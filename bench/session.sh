@@ -17,6 +17,7 @@ echo "== building (release)"
 (cd "$ROOT" && cargo build --release --quiet --example bench-session)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 
+echo "== machine: $(nproc) cpus, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== pushing $HOURS h of simulated time through Session (window $WINDOW, peer: unbounded for $PEER_HOURS h)"
 # The stream is bounded by HOURS*3600*RATE lines; a day at 100 lines/s takes about a minute.
 timeout 1800 "$TARGET/release/examples/bench-session" \

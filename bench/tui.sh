@@ -15,6 +15,7 @@ echo "== building (release)"
 (cd "$ROOT" && cargo build --release --quiet --example bench-tui)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 
+echo "== machine: $(nproc) cpus, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== $FRAMES frames per screen at 120x36 (TestBackend), $EVENTS vs $SMALL events"
 # Building the million-event state (decode + analysis) takes most of the time; the
 # frames themselves take well under a second per screen.

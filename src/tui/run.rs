@@ -28,8 +28,9 @@ const FRAME: Duration = Duration::from_millis(33);
 /// The rules run over the whole timeline; twice a second keeps findings fresh
 /// without spending the CPU a capture burst needs.
 const ANALYSIS_EVERY: Duration = Duration::from_millis(500);
-/// A full window makes one analysis cost tens of milliseconds; waiting this many
-/// times its cost before the next caps analysis at about 5 % of a core.
+/// A full window makes one analysis cost a few hundred milliseconds
+/// (bench/session.sh prints it); waiting this many times its cost before the next
+/// caps analysis at about 5 % of a core.
 const ANALYSIS_SPACING: u32 = 20;
 /// Channel work per tick, so keys stay responsive during a burst of frames.
 const DRAIN_MAX: usize = 512;
