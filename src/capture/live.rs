@@ -15,7 +15,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// What to capture.
@@ -82,6 +82,10 @@ impl NetStats {
     }
 }
 
+/// Receives what the user should be told while capture runs (the interface went down,
+/// capture resumed), as it happens.
+pub type Notes = Box<dyn FnMut(String) + Send>;
+
 /// A running capture. Dropping it stops the thread too.
 #[derive(Debug)]
 pub struct LiveCapture {
@@ -106,6 +110,16 @@ impl LiveCapture {
         cfg: &LiveConfig,
         clock: HostClock,
     ) -> Result<(LiveCapture, mpsc::Receiver<Frame>), UserError> {
+        Self::start_noting(cfg, clock, None)
+    }
+
+    /// Like [`LiveCapture::start`], but an interface that goes down or away does not
+    /// end the capture: `notes` hears about it, and capture resumes when it is back.
+    pub fn start_noting(
+        cfg: &LiveConfig,
+        clock: HostClock,
+        notes: Option<Notes>,
+    ) -> Result<(LiveCapture, mpsc::Receiver<Frame>), UserError> {
         let (iface, choice) = find_iface(cfg)?;
         let link = link_type(&iface.name);
         let rx = open(&iface, cfg.read_timeout)?;
@@ -114,6 +128,9 @@ impl LiveCapture {
         let stop = Arc::new(AtomicBool::new(false));
         let reader = Reader {
             rx,
+            name: iface.name.clone(),
+            timeout: cfg.read_timeout,
+            notes,
             tx,
             link,
             device: cfg.device,
@@ -167,6 +184,9 @@ impl Drop for LiveCapture {
 
 struct Reader {
     rx: Box<dyn DataLinkReceiver>,
+    name: String,
+    timeout: Duration,
+    notes: Option<Notes>,
     tx: mpsc::Sender<Frame>,
     link: LinkType,
     device: Ipv4Addr,
@@ -183,7 +203,10 @@ impl Reader {
             let frame = match self.rx.next() {
                 Ok(f) => f,
                 Err(e) if is_timeout(&e) => continue,
-                Err(e) => return Some(format!("reading packets failed: {e}")),
+                Err(e) => match self.lost(&e) {
+                    Some(end) => return Some(end),
+                    None => continue,
+                },
             };
             let t_us = self.clock.now_us();
             NetStats::bump(&self.stats.seen);
@@ -207,6 +230,65 @@ impl Reader {
         }
         None
     }
+}
+
+impl Reader {
+    /// A read failed: usually the interface went down or was removed (Wi-Fi dropped, a
+    /// USB adapter unplugged). With someone to tell, say so and wait for it to come back
+    /// instead of ending: the other sources go on, and a reconnect is part of the story.
+    /// Returns why capture ended, or None once it runs again.
+    fn lost(&mut self, e: &std::io::Error) -> Option<String> {
+        let state = iface_state(&self.name);
+        let msg = format!(
+            "packet capture on `{}` stopped: the interface {state} ({e})",
+            self.name
+        );
+        let Some(notes) = self.notes.as_mut() else {
+            return Some(msg);
+        };
+        notes(format!(
+            "{msg}; the other sources are still recorded, and capture resumes if it comes back up (check it with `ip link show {}`)",
+            self.name
+        ));
+        let since = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) && !self.tx.is_closed() {
+            std::thread::sleep(Duration::from_millis(200));
+            if let Some(rx) = reopen(&self.name, self.timeout) {
+                self.rx = rx;
+                let secs = since.elapsed().as_secs_f32();
+                if let Some(n) = self.notes.as_mut() {
+                    n(format!(
+                        "packet capture on `{}` resumed after {secs:.1} s; packets sent meanwhile were not seen",
+                        self.name
+                    ));
+                }
+                return None;
+            }
+        }
+        Some(format!(
+            "the interface `{}` {} and had not come back when recording ended",
+            self.name,
+            iface_state(&self.name)
+        ))
+    }
+}
+
+/// In words, what became of an interface whose capture failed.
+fn iface_state(name: &str) -> &'static str {
+    match datalink::interfaces().into_iter().find(|i| i.name == name) {
+        None => "was removed",
+        Some(i) if !i.is_up() => "went down",
+        Some(_) => "failed",
+    }
+}
+
+/// A fresh socket on the interface once it is up again (the old one keeps reporting
+/// the error, and a re-created interface has a new index).
+fn reopen(name: &str, timeout: Duration) -> Option<Box<dyn DataLinkReceiver>> {
+    let iface = datalink::interfaces()
+        .into_iter()
+        .find(|i| i.name == name && i.is_up())?;
+    open(&iface, timeout).ok()
 }
 
 fn is_timeout(e: &std::io::Error) -> bool {
@@ -319,6 +401,9 @@ mod tests {
         let (tx, rx) = mpsc::channel(cap);
         let r = Reader {
             rx: Box::new(Script(frames, 0)),
+            name: "test0".into(),
+            timeout: Duration::from_millis(10),
+            notes: None,
             tx,
             link: LinkType::Ethernet,
             device: Ipv4Addr::new(10, 0, 0, 7),
