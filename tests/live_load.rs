@@ -58,3 +58,52 @@ fn serial_at_2_mbaud_arrives_whole_in_the_trace() {
         "{what}"
     );
 }
+
+/// CPU ticks (user + system) the process has used, from /proc/PID/stat.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let get = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15; `rest` starts at field 3.
+    get(11) + get(12)
+}
+
+/// Idle, the monitor must sleep: watching a silent port and an interface with no
+/// traffic for the device costs next to nothing. The bound is far above the measured
+/// figure (bench/live.sh: well under 1 %) and far below a busy loop (100 %), so other
+/// tests running at the same time cannot make it flake.
+#[test]
+fn an_idle_monitor_does_not_spin() {
+    #[path = "common/netns.rs"]
+    #[allow(dead_code)]
+    mod netns;
+    netns::require_root();
+    let (_master, tty) = live::pty();
+    let (_dir, trace) = live::tmp();
+    // An address nobody uses: the kernel filter passes none of the other tests' traffic.
+    let mut child = live::monitor(&tty, &trace, &["--ip", "127.0.99.213", "--duration", "20s"])
+        .spawn()
+        .unwrap();
+    let (out, err) = live::drain(&mut child);
+    std::thread::sleep(Duration::from_secs(1));
+    let (a, t) = (cpu_ticks(child.id()), std::time::Instant::now());
+    std::thread::sleep(Duration::from_secs(5));
+    let used = cpu_ticks(child.id()) - a;
+    let secs = t.elapsed().as_secs_f64();
+    let _ = child.kill();
+    let _ = child.wait();
+    let (_, err) = (out.join().unwrap(), err.join().unwrap());
+    assert!(
+        err.contains("capturing on lo"),
+        "capture did not start: {err}"
+    );
+    // Ticks are 1/100 s on Linux: 5 % of one core over 5 s is 25 ticks.
+    let share = used as f64 / 100.0 / secs;
+    assert!(
+        share < 0.05,
+        "idle monitor used {:.1} % of a core",
+        share * 100.0
+    );
+}
