@@ -1,9 +1,11 @@
-//! Live packet capture with pnet on a thread of its own.
+//! Live packet capture on a thread of its own.
 //!
-//! pnet's receiver blocks, so it cannot live on the async runtime. The thread reads a
-//! frame, stamps it, keeps or drops it (see [`super::filter`]), and hands kept frames on
-//! a bounded channel. A slow consumer costs dropped frames, counted, never a stalled
-//! capture: the kernel would then drop frames silently instead, and we could not say so.
+//! The socket ([`super::socket`]) is filtered in the kernel and its reads block, so it
+//! cannot live on the async runtime. The thread reads a frame, stamps it, keeps or drops
+//! it (see [`super::filter`]), and hands kept frames on a bounded channel. A slow
+//! consumer costs dropped frames, counted, never a stalled capture: the kernel would
+//! then drop frames silently instead, and we could not say so. pnet still lists the
+//! interfaces.
 
 use super::clock::HostClock;
 use super::filter::{Dedupe, keep};
@@ -51,6 +53,7 @@ pub struct Frame {
 }
 
 /// Counters the thread updates and anyone may read while it runs (a status bar).
+/// `seen` counts frames that passed the kernel filter, not every frame on the link.
 #[derive(Debug, Default)]
 pub struct NetStats {
     seen: AtomicU64,
