@@ -89,23 +89,29 @@ impl OtaDecoder {
     /// Feeds one packet captured at `t_us`; returns the events it completes.
     pub fn packet(&mut self, t_us: i64, p: &Packet<'_>) -> Vec<Event> {
         let mut out = Vec::new();
+        self.packet_into(t_us, p, &mut out);
+        out
+    }
+
+    /// As [`OtaDecoder::packet`], appending to `out` (no vector per packet).
+    pub fn packet_into(&mut self, t_us: i64, p: &Packet<'_>, out: &mut Vec<Event>) {
+        let first = out.len();
         match &p.layer {
             Layer::Udp {
                 sport,
                 dport,
                 payload,
-            } => self.udp(t_us, p, *sport, *dport, payload, &mut out),
+            } => self.udp(t_us, p, *sport, *dport, payload, out),
             Layer::Tcp { .. } => {
-                if !self.tcp(t_us, p, &mut out) {
-                    self.esphome.packet(p, &mut out);
+                if !self.tcp(t_us, p, out) {
+                    self.esphome.packet(p, out);
                 }
             }
             Layer::IcmpUnreachable { code, orig } => out.push(self.icmp(p, *code, orig.as_ref())),
         }
-        for e in &mut out {
+        for e in &mut out[first..] {
             e.t_us = t_us;
         }
-        out
     }
 
     /// Ends the capture: unanswered connection attempts are time-outs, transfers still
