@@ -90,10 +90,15 @@ impl std::fmt::Display for PcapError {
     }
 }
 
-/// Whether a frame repeats `prev` (time, data) as `lo` captures do. Times are compared
-/// first: that is cheap and almost always settles it.
-fn is_echo(prev: Option<(i64, &[u8])>, t_us: i64, data: &[u8]) -> bool {
-    prev.is_some_and(|(pt, pd)| t_us.saturating_sub(pt) < 1000 && pd == data)
+/// How far (in bytes of file) an echo may be from its original. On `lo` it follows it
+/// directly; the limit lets the streaming reader keep the original in its buffer.
+const ECHO_GAP: usize = MAX_BLOCK;
+
+/// Whether a frame repeats `prev` (time, data) as `lo` captures do; `gap` is the number
+/// of bytes between them in the file. Times are compared first: that is cheap and
+/// almost always settles it.
+fn is_echo(prev: Option<(i64, &[u8])>, gap: usize, t_us: i64, data: &[u8]) -> bool {
+    prev.is_some_and(|(pt, pd)| t_us.saturating_sub(pt) < 1000 && gap <= ECHO_GAP && pd == data)
 }
 
 /// Reads a whole capture held in memory; frames borrow from `b`.
@@ -102,7 +107,9 @@ pub fn read(b: &[u8]) -> Result<Capture<'_>, PcapError> {
         Parser::new(b.get(..4).ok_or(PcapError::NotACapture)?).ok_or(PcapError::NotACapture)?;
     let mut cap = Capture::default();
     let mut at = 0;
-    let mut prev = None;
+    // The last frame that was not an echo, and where its data ends.
+    let mut prev: Option<(i64, &[u8])> = None;
+    let mut prev_end = 0;
     while at < b.len() || p.in_header() {
         let rest = &b[at..];
         match p.step(rest, at as u64) {
@@ -112,10 +119,11 @@ pub fn read(b: &[u8]) -> Result<Capture<'_>, PcapError> {
                 data,
                 len,
             } => {
-                let data = &rest[data];
-                let echo = is_echo(prev, t_us, data);
+                let (start, end) = (at + data.start, at + data.end);
+                let data = &b[start..end];
+                let echo = is_echo(prev, start - prev_end, t_us, data);
                 if !echo {
-                    prev = Some((t_us, data));
+                    (prev, prev_end) = (Some((t_us, data)), end);
                 }
                 cap.frames.push(Frame {
                     t_us,

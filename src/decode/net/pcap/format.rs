@@ -192,9 +192,13 @@ fn u16_at(b: &[u8], at: usize, le: bool) -> Option<u16> {
 }
 
 fn pcap_record(f: &PcapFile, b: &[u8], at: u64, over_snaplen: &mut u64) -> Step {
-    let (Some(sec), Some(frac), Some(incl)) =
-        (u32_at(b, 0, f.le), u32_at(b, 4, f.le), u32_at(b, 8, f.le))
-    else {
+    // All 16 header bytes, though 12 would do: what `Need` asks for must be what decides.
+    let (true, Some(sec), Some(frac), Some(incl)) = (
+        b.len() >= 16,
+        u32_at(b, 0, f.le),
+        u32_at(b, 4, f.le),
+        u32_at(b, 8, f.le),
+    ) else {
         return Step::Need(16, Cut::RecordHeader);
     };
     if incl as usize > MAX_FRAME {

@@ -1,16 +1,15 @@
 //! A capture read front to back through one fixed buffer: memory does not depend on the
 //! size of the file, and each byte is read once.
 
-use super::format::{Cut, MAX_BLOCK, Parser, Step};
-use super::{Frame, PcapError, is_echo};
+use super::format::{Cut, MAX_BLOCK, MAX_FRAME, Parser, Step};
+use super::{ECHO_GAP, Frame, PcapError, is_echo};
 use std::io::{ErrorKind, Read};
 
 /// Big enough for the largest record plus the previous frame (kept for
 /// [`Frame::echo`]); large reads keep the number of system calls small.
 const BUF: usize = 1 << 20;
-/// The previous frame is kept only while it is this close to the next record, so a
-/// record of [`MAX_BLOCK`] always fits after it.
-const MAX_KEEP: usize = BUF - MAX_BLOCK;
+// Room for the previous frame, the gap an echo may have after it and the next record.
+const _: () = assert!(MAX_FRAME + ECHO_GAP + MAX_BLOCK <= BUF);
 
 /// Frames of a pcap or pcapng stream, in file order.
 pub struct Reader<R> {
@@ -70,7 +69,8 @@ impl<R: Read> Reader<R> {
                     let (s, e) = (self.start + data.start, self.start + data.end);
                     self.start += len;
                     let prev = self.prev.map(|(ps, pe, pt)| (pt, &self.buf[ps..pe]));
-                    let echo = is_echo(prev, t_us, &self.buf[s..e]);
+                    let gap = self.prev.map_or(0, |(_, pe, _)| s - pe);
+                    let echo = is_echo(prev, gap, t_us, &self.buf[s..e]);
                     if !echo {
                         self.prev = Some((s, e, t_us));
                     }
@@ -142,7 +142,7 @@ impl<R: Read> Reader<R> {
     /// Moves the unread bytes (and the previous frame, if close) to the buffer's start.
     fn compact(&mut self) {
         let keep = match self.prev {
-            Some((ps, _, _)) if self.start - ps <= MAX_KEEP => ps,
+            Some((ps, pe, _)) if self.start - pe <= ECHO_GAP => ps,
             _ => {
                 self.prev = None;
                 self.start
