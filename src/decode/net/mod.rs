@@ -8,6 +8,7 @@ pub mod esphome;
 pub mod ota;
 pub mod packet;
 pub mod pcap;
+mod ports;
 mod stream;
 
 use super::DecodedLog;

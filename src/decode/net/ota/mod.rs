@@ -15,6 +15,7 @@ mod udp;
 use super::auth::Password;
 use super::esphome;
 use super::packet::{Layer, Packet, Quoted};
+use super::ports::PortSet;
 use crate::event::{Event, Source};
 use std::net::Ipv4Addr;
 
@@ -67,6 +68,9 @@ pub struct OtaDecoder {
     dropped: usize,
     notes: Vec<String>,
     esphome: esphome::Decoder,
+    /// The sessions' uploader (TCP) and device (UDP) ports: most traffic is not OTA.
+    host_ports: PortSet,
+    device_ports: PortSet,
 }
 
 fn net(kind: &str, text: String) -> Event {
@@ -154,7 +158,13 @@ impl OtaDecoder {
                 .unwrap_or(0);
             self.sessions.remove(i);
             self.dropped += 1;
+            self.host_ports
+                .rebuild(self.sessions.iter().map(|s| s.host_port));
+            self.device_ports
+                .rebuild(self.sessions.iter().map(|s| s.device_port));
         }
+        self.host_ports.insert(s.host_port);
+        self.device_ports.insert(s.device_port);
         self.sessions.push(s);
     }
 
