@@ -63,8 +63,13 @@ impl Read for Trickle<'_> {
 type Seen = (Vec<(i64, Vec<u8>, bool)>, Option<String>, Vec<String>);
 
 fn streamed(data: &[u8], n: usize) -> Seen {
+    streamed_from(data, n, usize::MAX)
+}
+
+/// As [`streamed`], the reader's buffer starting at `cap` bytes (and growing).
+fn streamed_from(data: &[u8], n: usize, cap: usize) -> Seen {
     let src = Trickle { data, n, calls: 0 };
-    let mut r = Reader::new(src).expect("a capture");
+    let mut r = Reader::with_capacity(src, cap).expect("a capture");
     let mut frames = Vec::new();
     while let Some(f) = r.next_frame().expect("no I/O error") {
         frames.push((f.t_us, f.data.to_vec(), f.echo));
@@ -153,6 +158,7 @@ fn every_cut_of_a_file_reads_the_same_streamed_and_in_memory() {
             Ok(_) => {
                 assert_eq!(streamed(part, 1), in_memory(part), "cut {cut}");
                 assert_eq!(streamed(part, 5), in_memory(part), "cut {cut}");
+                assert_eq!(streamed_from(part, 64, 0), in_memory(part), "cut {cut}");
             }
         }
     }
@@ -182,6 +188,7 @@ fn many_megabytes_stream_through_the_fixed_buffer_unchanged() {
     assert_eq!(want.0.iter().filter(|x| x.2).count(), 20);
     assert_eq!(streamed(&f, 1 << 20), want);
     assert_eq!(streamed(&f, 4099), want);
+    assert_eq!(streamed_from(&f, 1 << 20, 0), want);
 }
 
 #[test]
@@ -321,6 +328,7 @@ fn large_blocks_of_other_kinds_are_skipped_without_buffering_them() {
     let file = pcapng(&[good_epb(), big.clone(), good_epb()]);
     assert_eq!(in_memory(&file).0.len(), 2);
     assert_eq!(streamed(&file, 1 << 20), in_memory(&file));
+    assert_eq!(streamed_from(&file, 1 << 20, 0), in_memory(&file));
     // The same block cut short by the end of the file.
     let file = pcapng(&[good_epb(), big[..1 << 20].to_vec()]);
     let (seen, why, _) = streamed(&file, 1 << 16);

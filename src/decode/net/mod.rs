@@ -26,7 +26,7 @@ pub fn decode_capture_with(
     bytes: &[u8],
     opts: &Options,
 ) -> Result<(DecodedLog, usize), pcap::PcapError> {
-    decode_stream(bytes, opts)
+    decode_frames(pcap::Reader::with_capacity(bytes, bytes.len()), opts)
 }
 
 /// As [`decode_capture_with`], reading the capture from `src` front to back through a
@@ -36,7 +36,14 @@ pub fn decode_stream(
     src: impl std::io::Read,
     opts: &Options,
 ) -> Result<(DecodedLog, usize), pcap::PcapError> {
-    let mut frames = pcap::Reader::new(src)?;
+    decode_frames(pcap::Reader::new(src), opts)
+}
+
+fn decode_frames<R: std::io::Read>(
+    frames: Result<pcap::Reader<R>, pcap::PcapError>,
+    opts: &Options,
+) -> Result<(DecodedLog, usize), pcap::PcapError> {
+    let mut frames = frames?;
     let mut d = Decoder::new(opts);
     while let Some(f) = frames.next_frame()? {
         d.frame(&f);
