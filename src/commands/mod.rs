@@ -84,15 +84,12 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
         b.log(source, log);
     }
     if let Some(p) = &a.pcap {
-        let bytes = read_input(p, "capture")?;
+        let file = crate::error::open_input(p, "capture")?;
         let opts = crate::decode::net::Options {
             password: a.auth.clone(),
         };
         let (log, packets) =
-            crate::decode::net::decode_capture_with(&bytes, &opts).map_err(|e| {
-                UserError::new(format!("cannot read capture `{}`: {e}", p.display()))
-                    .hint("give a .pcap or .pcapng file (tcpdump -w, Wireshark 'Save As')")
-            })?;
+            crate::decode::net::decode_stream(file, &opts).map_err(|e| capture_error(p, e))?;
         notes.extend(
             log.notes
                 .iter()
@@ -126,6 +123,18 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
     }
     print_report(&report, &tl, &labels, a.format);
     Ok(0)
+}
+
+fn capture_error(p: &std::path::Path, e: crate::decode::net::pcap::PcapError) -> UserError {
+    let base = UserError::new(format!("cannot read capture `{}`: {e}", p.display()));
+    match e {
+        crate::decode::net::pcap::PcapError::NotACapture => {
+            base.hint("give a .pcap or .pcapng file (tcpdump -w, Wireshark 'Save As')")
+        }
+        crate::decode::net::pcap::PcapError::Io(_) => {
+            base.hint("check that the file is on a working disk and not being replaced; copy it somewhere local and try again")
+        }
+    }
 }
 
 pub fn print_report(report: &analysis::Report, tl: &Timeline, labels: &text::Labels, f: Format) {
