@@ -218,13 +218,39 @@ impl Session {
 
     /// The timeline as of now; recording is taken to have run until `end_us`.
     pub fn timeline(&self, end_us: i64) -> Timeline {
+        self.outline(end_us).timeline(self.events.iter().cloned())
+    }
+
+    /// What [`Session::timeline`] takes besides the events, for a copy of them kept
+    /// elsewhere: the UI's analysis thread builds its timeline from its own copy, so
+    /// asking for one does not clone the window on the UI thread.
+    pub fn outline(&self, end_us: i64) -> Outline {
+        Outline {
+            captured: self.captured.clone(),
+            packets: self.packets,
+            end_us: end_us.max(self.last_t),
+        }
+    }
+}
+
+/// A session's timeline without its events: see [`Session::outline`].
+#[derive(Debug, Clone)]
+pub struct Outline {
+    captured: BTreeSet<Source>,
+    packets: usize,
+    end_us: i64,
+}
+
+impl Outline {
+    /// The timeline over `events`, given in the session's order.
+    pub fn timeline(&self, events: impl IntoIterator<Item = Event>) -> Timeline {
         let mut b = Builder::new();
         for s in &self.captured {
             b.captured(*s);
         }
-        b.events(self.events.iter().cloned());
+        b.events(events);
         b.packets(self.packets);
-        b.end(end_us.max(self.last_t));
+        b.end(self.end_us);
         b.build()
     }
 }
