@@ -27,6 +27,9 @@ const WARM: Duration = Duration::from_secs(1);
 pub struct Figures {
     pub longest: Duration,
     pub p99: Duration,
+    /// The longest stall in CPU time the loop's thread used: on a shared machine
+    /// the wall-clock figure also holds the time other processes had the core.
+    pub longest_cpu: Duration,
     pub polls: usize,
     /// Stalls longer than `over` (the redraw budget).
     pub over: usize,
@@ -139,8 +142,9 @@ struct Recorder {
     span: Option<(Instant, Instant)>,
     /// The analysis thread's CPU when measuring started; `Some(None)` without one.
     cpu_from: Option<Option<f64>>,
-    back: Option<Instant>,
+    back: Option<(Instant, Duration)>,
     gaps: Vec<Duration>,
+    longest_cpu: Duration,
     thread_cpu: Option<f64>,
 }
 
@@ -153,13 +157,14 @@ impl Recorder {
             cpu_from: None,
             back: None,
             gaps: Vec::new(),
+            longest_cpu: Duration::ZERO,
             thread_cpu: None,
         }
     }
 
     fn wait(&mut self, timeout: Duration) -> Option<TermEvent> {
         std::thread::sleep(timeout);
-        self.back = Some(Instant::now());
+        self.back = Some((Instant::now(), own_cpu()));
         None
     }
 
@@ -174,6 +179,7 @@ impl Recorder {
         Ok(Figures {
             longest,
             p99,
+            longest_cpu: self.longest_cpu,
             polls: self.gaps.len(),
             over,
             secs: self.length.as_secs_f64(),
@@ -204,11 +210,19 @@ impl Keys for Recorder {
             let q = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
             return Ok(Some(TermEvent::Key(q)));
         }
-        if let Some(back) = self.back.filter(|&b| b >= from) {
+        if let Some((back, cpu)) = self.back.filter(|&(b, _)| b >= from) {
             self.gaps.push(now - back);
+            self.longest_cpu = self.longest_cpu.max(own_cpu().saturating_sub(cpu));
         }
         Ok(self.wait(timeout))
     }
+}
+
+/// CPU time the calling thread has run (Linux schedstat, in ns); zero elsewhere.
+fn own_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let ns = stat.split_whitespace().next().and_then(|n| n.parse().ok());
+    Duration::from_nanos(ns.unwrap_or(0))
 }
 
 /// CPU seconds the thread named `analysis` has used (Linux); None without one.

@@ -128,6 +128,7 @@ pub(crate) fn drive_with<B: Backend>(
     }
     app.message = None;
     seed(&feed, &mut app, &mut worker);
+    feed.session.keep_released(true);
     let mut live = Live {
         feed: &mut feed,
         app: &mut app,
@@ -139,6 +140,7 @@ pub(crate) fn drive_with<B: Backend>(
         ));
     }
     let end = live::now_us();
+    live.feed.session.keep_released(false);
     let n = live.feed.session.finish(end);
     live.forward(n);
     end

@@ -242,6 +242,9 @@ fn an_answer_about_older_events_lands_on_the_same_events() {
     for i in 0..20 {
         app.push(line(20_000 + i, "newer"));
     }
+    // What the screen let go is handed over for freeing elsewhere.
+    let gone = app.take_released();
+    assert!(gone.iter().any(|e| e.text == "old"), "{gone:?}");
     super::on_key(
         &mut app,
         KeyEvent::new(KeyCode::Char('3'), KeyModifiers::NONE),

@@ -17,6 +17,8 @@ pub type Analyse = Box<dyn FnMut(&Timeline) -> Report + Send>;
 enum Job {
     Events(Vec<Event>),
     Analyse(Outline),
+    /// Events the screen let go, freed here because freeing them takes a while.
+    Free(Vec<Event>),
 }
 
 /// One finished analysis and what it took, which spaces the next one.
@@ -93,6 +95,13 @@ impl Worker {
         }
     }
 
+    /// Frees `events` on the thread, if there is one.
+    pub fn free(&mut self, events: Vec<Event>) {
+        if let (How::Thread { jobs, .. }, false) = (&self.how, events.is_empty()) {
+            let _ = jobs.send(Job::Free(events));
+        }
+    }
+
     pub fn busy(&self) -> bool {
         self.busy
     }
@@ -164,6 +173,7 @@ fn serve(mut state: State, jobs: &Receiver<Job>, done: &Sender<Done>) {
     while let Ok(job) = jobs.recv() {
         match job {
             Job::Events(e) => state.mirror.add(e),
+            Job::Free(e) => drop(e),
             Job::Analyse(o) => {
                 if done.send(state.run(&o)).is_err() {
                     return;

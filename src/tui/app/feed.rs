@@ -76,10 +76,13 @@ impl App {
             })
             .collect();
         let mut i = 0;
-        self.events.retain(|_| {
+        let gone = self.events.extract_if(.., |_| {
             i += 1;
-            map[i - 1] != GONE
+            map[i - 1] == GONE
         });
+        // Freeing thousands of events is most of a trim's cost: the loop has them
+        // freed on the analysis thread. A batch nobody took is freed here.
+        self.released = gone.collect();
         let gone_above = (self.rows.all.iter().take(self.top))
             .filter(|&&r| map[r] == GONE)
             .count();
@@ -90,6 +93,12 @@ impl App {
             .highlight
             .and_then(|h| map.get(h).copied())
             .filter(|&h| h != GONE);
+    }
+
+    /// The events the last trim let go, for the caller to free where it costs
+    /// the screen nothing.
+    pub fn take_released(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.released)
     }
 
     /// Status facts that follow each event as it arrives.

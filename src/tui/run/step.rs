@@ -57,6 +57,7 @@ impl Live<'_, '_> {
                 }
                 let n = self.feed.session.push(i);
                 t.stale |= n > 0;
+                self.worker.free(self.feed.session.take_released());
                 self.forward(n);
             }
             Msg::Note(n) => {
@@ -85,6 +86,7 @@ impl Live<'_, '_> {
             self.app.push(e.clone());
         }
         self.worker.events(new.to_vec());
+        self.worker.free(self.app.take_released());
     }
 
     /// Takes a finished analysis, and asks for the next once the spacing allows:
