@@ -97,7 +97,7 @@ impl App {
 
     /// The events the last trim let go, for the caller to free where it costs
     /// the screen nothing.
-    pub fn take_released(&mut self) -> Vec<Event> {
+    pub(crate) fn take_released(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.released)
     }
 
@@ -160,7 +160,7 @@ impl App {
     /// Takes an analysis made while our events moved on: its evidence is found
     /// among them by event, and what was let go meanwhile is no longer listed. Our
     /// events stay, so rows, the mark and a paused page stay where they are.
-    pub fn apply(&mut self, found: Found) {
+    pub(crate) fn apply(&mut self, found: Found) {
         let Found {
             mut report,
             evidence,
