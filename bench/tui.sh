@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Redraw time of the terminal UI with a million events on the timeline, against the
-# same screens with a thousand, measured in one run. A benchmark, not a test: it
+# same screens with a thousand, measured in one run; before that, the live loop's
+# longest stall while analyses run over a full window, with the analysis on its own
+# thread against on the loop (STALL_SECS=0 skips it). A benchmark, not a test: it
 # prints numbers and fails only if it cannot measure.
 #
-# Settings (environment): EVENTS=1000000 SMALL=1000 FRAMES=300
+# Settings (environment): EVENTS=1000000 SMALL=1000 FRAMES=300 STALL_SECS=20 RATE=1000
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 EVENTS=${EVENTS:-1000000}
 SMALL=${SMALL:-1000}
 FRAMES=${FRAMES:-300}
+STALL_SECS=${STALL_SECS:-20}
+RATE=${RATE:-1000}
 
 echo "== building (release)"
 (cd "$ROOT" && cargo build --release --quiet --example bench-tui)
@@ -19,4 +23,4 @@ echo "== machine: $(nproc) cpus, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo 
 echo "== $FRAMES frames per screen at 120x36 (TestBackend), $EVENTS vs $SMALL events"
 # Building the million-event state (decode + analysis) takes most of the time; the
 # frames themselves take well under a second per screen.
-timeout 1200 "$TARGET/release/examples/bench-tui" "$EVENTS" "$SMALL" "$FRAMES"
+timeout 1200 "$TARGET/release/examples/bench-tui" "$EVENTS" "$SMALL" "$FRAMES" "$STALL_SECS" "$RATE"

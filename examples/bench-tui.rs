@@ -3,7 +3,13 @@
 //! it). Frames are drawn into ratatui's TestBackend at 120x36: the cost measured is
 //! building and diffing the frame, which is what the live loop pays ~30 times a
 //! second; writing it to a real terminal depends on the terminal.
+//!
+//! First, the longest stall of the live loop while analyses run over a full window,
+//! with the analysis on its own thread against the same run with it on the loop
+//! (`stall`).
 
+#[path = "bench-tui/stall.rs"]
+mod stall;
 #[path = "bench-stream/stream.rs"]
 mod stream;
 
@@ -142,7 +148,7 @@ fn run() -> Result<(), String> {
     let big: usize = a
         .next()
         .map_or(Ok(1_000_000), |v| v.parse())
-        .map_err(|_| "usage: bench-tui [EVENTS [SMALL [FRAMES]]]")?;
+        .map_err(|_| "usage: bench-tui [EVENTS [SMALL [FRAMES [STALL_SECS [RATE]]]]]")?;
     let small: usize = a
         .next()
         .map_or(Ok(1_000), |v| v.parse())
@@ -151,6 +157,17 @@ fn run() -> Result<(), String> {
         .next()
         .map_or(Ok(300), |v| v.parse())
         .map_err(|_| "FRAMES: a number")?;
+    let stall_secs: u64 = a
+        .next()
+        .map_or(Ok(20), |v| v.parse())
+        .map_err(|_| "STALL_SECS: a number (0 skips)")?;
+    let rate: u32 = a
+        .next()
+        .map_or(Ok(1_000), |v| v.parse())
+        .map_err(|_| "RATE: lines a second")?;
+    if stall_secs > 0 {
+        stalls(stall_secs, rate)?;
+    }
     let t = Instant::now();
     let all = events(big);
     let mut large = app(all.clone());
@@ -193,6 +210,58 @@ fn run() -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// The live loop's longest stall, analysis on the loop against on its thread.
+fn stalls(secs: u64, rate: u32) -> Result<(), String> {
+    let fill = stall::fill();
+    println!(
+        "ui-stall: the live loop fed {} s of the device at 100 lines/s (a full default window), then {rate} lines/s for {secs} s measured",
+        stall::FILL_SECS
+    );
+    let budget = Duration::from_secs_f64(BUDGET_MS / 1e3);
+    let old = stall::measure(true, &fill, secs, rate, budget)?;
+    let new = stall::measure(false, &fill, secs, rate, budget)?;
+    println!(
+        "{:<28} {:>12} {:>12} {:>12} {:>8} {:>8} {:>16} {:>8}",
+        "analysis", "longest", "p99", "longest CPU", "polls", "> budget", "thread CPU", "held"
+    );
+    for (name, f) in [("on the loop (old)", &old), ("on its own thread", &new)] {
+        let cpu = f.thread_cpu.map_or("-".into(), |c| {
+            format!("{:.2} s {:.1}%", c, c / f.secs * 100.0)
+        });
+        println!(
+            "{name:<28} {:>9.2} ms {:>9.2} ms {:>9.2} ms {:>8} {:>8} {cpu:>16} {:>8}",
+            ms(f.longest),
+            ms(f.p99),
+            ms(f.longest_cpu),
+            f.polls,
+            f.over,
+            f.held
+        );
+    }
+    println!(
+        "a hand-off by copy would cost the loop {:.1} ms to clone the {} held events and {:.1} ms to drop them, per analysis",
+        ms(new.clone),
+        new.held,
+        ms(new.drop)
+    );
+    println!(
+        "RESULT ui-stall: {:.2} ms longest loop stall ({:.2} p99; longest in the loop's own CPU time {:.2} ms; {} of {} over budget) with the analysis on its thread vs {:.1} ms with it on the loop = {:.0}x shorter; budget {BUDGET_MS} ms = {:.2}x of it",
+        ms(new.longest),
+        ms(new.p99),
+        ms(new.longest_cpu),
+        new.over,
+        new.polls,
+        ms(old.longest),
+        ms(old.longest) / ms(new.longest),
+        ms(new.longest) / BUDGET_MS
+    );
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 /// Back to the state after loading, so cases do not see each other's keys.

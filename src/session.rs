@@ -56,6 +56,9 @@ pub struct Session {
     total: usize,
     /// Where the full trace goes, for the note that says memory let events go.
     trace: Option<PathBuf>,
+    /// What the last trim let go, when the owner frees it: see
+    /// [`Session::keep_released`].
+    released: Option<Vec<Event>>,
 }
 
 impl Session {
@@ -175,7 +178,12 @@ impl Session {
             return;
         }
         let mut keep = self.held.trim(&self.window);
-        self.events.retain(|e| keep(e));
+        let gone = self.events.extract_if(.., |e| !keep(e));
+        match &mut self.released {
+            // A batch the owner did not take is freed now: at most one is held.
+            Some(r) => *r = gone.collect(),
+            None => gone.for_each(drop),
+        }
         let w = self.window;
         let whole = match &self.trace {
             Some(p) => format!("the full trace is in `{}`", p.display()),
@@ -189,6 +197,21 @@ impl Session {
 
     pub fn events(&self) -> &[Event] {
         &self.events
+    }
+
+    /// With `true`, each trim keeps what it let go for [`Session::take_released`]:
+    /// freeing thousands of events is most of a trim's cost, and the UI loop has
+    /// them freed on another thread rather than pause for it.
+    pub fn keep_released(&mut self, keep: bool) {
+        self.released = keep.then(Vec::new);
+    }
+
+    /// The events the last trim let go, if [`Session::keep_released`] asked for them.
+    pub fn take_released(&mut self) -> Vec<Event> {
+        self.released
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     pub fn notes(&self) -> &[String] {
@@ -218,13 +241,39 @@ impl Session {
 
     /// The timeline as of now; recording is taken to have run until `end_us`.
     pub fn timeline(&self, end_us: i64) -> Timeline {
+        self.outline(end_us).timeline(self.events.iter().cloned())
+    }
+
+    /// What [`Session::timeline`] takes besides the events, for a copy of them kept
+    /// elsewhere: the UI's analysis thread builds its timeline from its own copy, so
+    /// asking for one does not clone the window on the UI thread.
+    pub fn outline(&self, end_us: i64) -> Outline {
+        Outline {
+            captured: self.captured.clone(),
+            packets: self.packets,
+            end_us: end_us.max(self.last_t),
+        }
+    }
+}
+
+/// A session's timeline without its events: see [`Session::outline`].
+#[derive(Debug, Clone)]
+pub struct Outline {
+    captured: BTreeSet<Source>,
+    packets: usize,
+    end_us: i64,
+}
+
+impl Outline {
+    /// The timeline over `events`, given in the session's order.
+    pub fn timeline(&self, events: impl IntoIterator<Item = Event>) -> Timeline {
         let mut b = Builder::new();
         for s in &self.captured {
             b.captured(*s);
         }
-        b.events(self.events.iter().cloned());
+        b.events(events);
         b.packets(self.packets);
-        b.end(end_us.max(self.last_t));
+        b.end(self.end_us);
         b.build()
     }
 }
@@ -289,6 +338,35 @@ mod tests {
         });
         assert!(s.events().iter().all(|e| !e.text.contains("my secret")));
         assert_eq!(s.events()[0].text, "secret is: ***");
+    }
+
+    #[test]
+    fn a_trim_hands_back_what_it_let_go_only_when_asked() {
+        let line = |s: &mut Session, t_us: i64| {
+            s.push(Input::Serial {
+                t_us,
+                bytes: format!("tick {t_us}").into_bytes(),
+            })
+        };
+        let w = Window {
+            lines: 8,
+            marked: 8,
+        };
+        let mut quiet = Session::new().with_window(w);
+        let mut asked = Session::new().with_window(w);
+        asked.keep_released(true);
+        for t in 0..40 {
+            line(&mut quiet, t);
+            line(&mut asked, t);
+        }
+        assert!(quiet.dropped() > 0);
+        assert!(quiet.take_released().is_empty());
+        let gone = asked.take_released();
+        assert!(!gone.is_empty());
+        // The last trim's batch: older than anything still held.
+        let oldest_held = asked.events()[0].t_us;
+        assert!(gone.iter().all(|e| e.t_us < oldest_held), "{gone:?}");
+        assert_eq!(asked.dropped(), quiet.dropped());
     }
 
     #[test]

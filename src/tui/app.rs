@@ -67,6 +67,8 @@ pub struct App {
     held: Held,
     /// Events ever shown, held or not.
     seen: usize,
+    /// What the last trim let go, not yet freed: see [`App::take_released`].
+    released: Vec<Event>,
     facts: BTreeMap<String, Value>,
     report: Report,
     notes: Vec<String>,
@@ -110,6 +112,7 @@ impl App {
             window: sources.window,
             held: Held::default(),
             seen: 0,
+            released: Vec::new(),
             facts: BTreeMap::new(),
             report: Report::default(),
             notes: Vec::new(),

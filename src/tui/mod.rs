@@ -8,6 +8,7 @@
 
 mod app;
 mod export;
+mod found;
 pub mod keys;
 mod phase;
 mod progress;
@@ -15,7 +16,10 @@ mod rows;
 mod run;
 mod search;
 mod term;
+#[cfg(test)]
+mod tests;
 pub mod view;
+mod worker;
 
 pub use app::{App, Mode, TimeMode, View};
 pub use keys::{Action, on_key};
@@ -50,6 +54,9 @@ pub struct SourcesInfo {
     /// Set to reset the board through RTS; None unless the user allowed it
     /// (`--reset-key`), because a reset ends whatever the board was doing.
     pub reset: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Runs the live analysis on the UI loop, stalling it, as before it had a
+    /// thread of its own: the benchmark's peer.
+    pub inline_analysis: bool,
 }
 
 impl SourcesInfo {
@@ -66,6 +73,7 @@ impl SourcesInfo {
             window: crate::session::Window::default(),
             trace: None,
             reset: None,
+            inline_analysis: false,
         }
     }
 }

@@ -5,11 +5,12 @@
 use super::app::{App, Mode};
 use super::keys::{Action, on_key};
 use super::term::Guard;
+use super::worker::{Analyse, Worker};
 use super::{SourcesInfo, export, view};
 use crate::analysis::analyze;
 use crate::event::Event;
 use crate::live::{self, Msg, Plan, TraceSink};
-use crate::session::{Input, Session};
+use crate::session::Session;
 use crate::timeline::Builder;
 use crossterm::event::{self, Event as TermEvent};
 use ratatui::Terminal;
@@ -17,8 +18,12 @@ use ratatui::backend::Backend;
 use ratatui::layout::Rect;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
+
+mod step;
+
+use step::{Live, seed};
 
 /// How long to wait for a key when nothing else is pending: short, because channel
 /// messages are only looked at between waits.
@@ -30,7 +35,8 @@ const FRAME: Duration = Duration::from_millis(33);
 const ANALYSIS_EVERY: Duration = Duration::from_millis(500);
 /// A full window makes one analysis cost a few hundred milliseconds
 /// (bench/session.sh prints it); waiting this many times its cost before the next
-/// caps analysis at about 5 % of a core.
+/// caps analysis at about 5 % of a core. It runs on its own thread, so the cost
+/// is CPU taken from capture and decoding, not a pause of the screen.
 const ANALYSIS_SPACING: u32 = 20;
 /// Channel work per tick, so keys stay responsive during a burst of frames.
 const DRAIN_MAX: usize = 512;
@@ -91,24 +97,52 @@ pub fn run(
 pub fn drive<B: Backend>(
     terminal: &mut Terminal<B>,
     keys: &mut dyn Keys,
+    feed: Feed<'_>,
+    info: &SourcesInfo,
+) -> i64 {
+    let rules = info.rules.clone();
+    drive_with(
+        terminal,
+        keys,
+        feed,
+        info,
+        Box::new(move |tl| analyze(&rules, tl)),
+    )
+}
+
+/// [`drive`] with the rules' evaluation given: tests make it slow.
+pub(crate) fn drive_with<B: Backend>(
+    terminal: &mut Terminal<B>,
+    keys: &mut dyn Keys,
     mut feed: Feed<'_>,
     info: &SourcesInfo,
+    analyse: Analyse,
 ) -> i64 {
     let mut app = App::new(info, Mode::Live);
     app.t0 = Some(live::now_us());
+    let window = feed.session.window();
+    let mut worker = Worker::start(window, analyse, !info.inline_analysis);
     // What the sources said while starting (a refused capture, say) belongs on screen.
     for n in feed.session.notes() {
         app.note(n.clone());
     }
     app.message = None;
-    if let Err(e) = live_loop(terminal, keys, &mut feed, &mut app, info) {
-        feed.session.note(format!(
+    seed(&feed, &mut app, &mut worker);
+    feed.session.keep_released(true);
+    let mut live = Live {
+        feed: &mut feed,
+        app: &mut app,
+        worker: &mut worker,
+    };
+    if let Err(e) = live_loop(terminal, keys, &mut live, info) {
+        live.feed.session.note(format!(
             "the terminal display failed ({e}); recording stopped there"
         ));
     }
     let end = live::now_us();
-    let n = feed.session.finish(end);
-    forward(&mut feed, &mut app, n);
+    live.feed.session.keep_released(false);
+    let n = live.feed.session.finish(end);
+    live.forward(n);
     end
 }
 
@@ -145,28 +179,20 @@ impl Ticks {
 fn live_loop<B: Backend>(
     terminal: &mut Terminal<B>,
     keys: &mut dyn Keys,
-    feed: &mut Feed<'_>,
-    app: &mut App,
+    live: &mut Live<'_, '_>,
     info: &SourcesInfo,
 ) -> io::Result<()> {
     let mut t = Ticks::new();
     loop {
-        if should_stop(feed, &t) {
+        if should_stop(live.feed, &t) {
             return Ok(());
         }
-        let (count, open) = drain(feed, app, &mut t);
+        let (count, open) = live.drain(&mut t);
         if !open {
             return Ok(());
         }
-        if t.stale && t.analysed.elapsed() >= ANALYSIS_EVERY.max(t.cost * ANALYSIS_SPACING) {
-            let began = Instant::now();
-            analyse(feed.session, app, info);
-            t.analysed = Instant::now();
-            t.cost = t.analysed - began;
-            t.stale = false;
-            t.dirty = true;
-        }
-        redraw(terminal, app, &mut t)?;
+        live.analysis(&mut t);
+        redraw(terminal, live.app, &mut t)?;
         let wait = if count >= DRAIN_MAX {
             Duration::ZERO
         } else {
@@ -174,6 +200,7 @@ fn live_loop<B: Backend>(
         };
         if let Some(ev) = keys.next(wait)? {
             t.dirty = true;
+            let app = &mut *live.app;
             match handle(app, ev) {
                 Some(Action::Quit) => return Ok(()),
                 Some(Action::Export) => app.message = Some(snapshot(app, info)),
@@ -193,63 +220,6 @@ fn should_stop(feed: &mut Feed<'_>, t: &Ticks) -> bool {
     feed.plan.duration.is_some_and(|d| t.started.elapsed() >= d)
         || t.finished_at
             .is_some_and(|f| f.elapsed() >= feed.plan.linger)
-}
-
-/// Takes what the sources sent, within this tick's budget. Returns how many
-/// messages were taken and whether any sender is still there.
-fn drain(feed: &mut Feed<'_>, app: &mut App, t: &mut Ticks) -> (usize, bool) {
-    let deadline = Instant::now() + DRAIN_FOR;
-    let mut count = 0;
-    while count < DRAIN_MAX && Instant::now() < deadline {
-        let msg = match feed.rx.try_recv() {
-            Ok(m) => m,
-            Err(TryRecvError::Empty) => break,
-            Err(TryRecvError::Disconnected) => return (count, false),
-        };
-        count += 1;
-        t.dirty = true;
-        match msg {
-            Msg::Input(i) => {
-                if let (Some(s), Input::Frame { t_us, link, data }) = (feed.sink.as_deref_mut(), &i)
-                {
-                    s.frame(*t_us, *link, data);
-                }
-                let n = feed.session.push(i);
-                t.stale |= n > 0;
-                forward(feed, app, n);
-            }
-            Msg::Note(n) => {
-                feed.session.note(n.clone());
-                app.note(n);
-            }
-            Msg::Finished => {
-                t.finished_at.get_or_insert_with(Instant::now);
-                app.upload_done = true;
-            }
-        }
-    }
-    (count, true)
-}
-
-/// Hands the session's `n` newest events to the trace and to the screen.
-fn forward(feed: &mut Feed<'_>, app: &mut App, n: usize) {
-    if n == 0 {
-        return;
-    }
-    let all = feed.session.events();
-    let new = &all[all.len() - n..];
-    if let Some(s) = feed.sink.as_deref_mut() {
-        s.write(new);
-    }
-    for e in new {
-        app.push(e.clone());
-    }
-}
-
-fn analyse(session: &Session, app: &mut App, info: &SourcesInfo) {
-    let tl = session.timeline(live::now_us());
-    let report = analyze(&info.rules, &tl);
-    app.set_analysis(tl, report);
 }
 
 fn redraw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App, t: &mut Ticks) -> io::Result<()> {

@@ -6,6 +6,7 @@ use super::App;
 use crate::analysis::Report;
 use crate::event::{Event, Source};
 use crate::timeline::Timeline;
+use crate::tui::found::{Found, evidence_mut};
 use crate::tui::phase::SerialState;
 use crate::tui::rows::{GONE, Rows, remap};
 
@@ -56,11 +57,7 @@ impl App {
     }
 
     fn evidence_mut(&mut self) -> impl Iterator<Item = &mut Vec<usize>> {
-        let r = &mut self.report;
-        r.findings
-            .iter_mut()
-            .chain(r.fired.iter_mut())
-            .map(|f| &mut f.evidence)
+        evidence_mut(&mut self.report)
     }
 
     /// Lets the oldest events of a full class go, as the session does, and renumbers
@@ -79,10 +76,13 @@ impl App {
             })
             .collect();
         let mut i = 0;
-        self.events.retain(|_| {
+        let gone = self.events.extract_if(.., |_| {
             i += 1;
-            map[i - 1] != GONE
+            map[i - 1] == GONE
         });
+        // Freeing thousands of events is most of a trim's cost: the loop has them
+        // freed on the analysis thread. A batch nobody took is freed here.
+        self.released = gone.collect();
         let gone_above = (self.rows.all.iter().take(self.top))
             .filter(|&&r| map[r] == GONE)
             .count();
@@ -93,6 +93,12 @@ impl App {
             .highlight
             .and_then(|h| map.get(h).copied())
             .filter(|&h| h != GONE);
+    }
+
+    /// The events the last trim let go, for the caller to free where it costs
+    /// the screen nothing.
+    pub(crate) fn take_released(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.released)
     }
 
     /// Status facts that follow each event as it arrives.
@@ -138,12 +144,7 @@ impl App {
         self.events = tl.events;
         self.held.recount(&self.events);
         self.facts = tl.facts;
-        self.report = report;
-        // Sorted once here, so a frame takes the first few without sorting.
-        self.evidence_mut().for_each(|ev| ev.sort_unstable());
-        self.selected = self
-            .selected
-            .min(self.report.findings.len().saturating_sub(1));
+        self.take_report(report);
         self.rebuild_rows();
         self.highlight = mark.and_then(|e| self.find(&e).ok());
         if let Some(e) = anchor {
@@ -154,6 +155,32 @@ impl App {
                 .partition_point(|&i| i < at)
                 .min(self.max_top());
         }
+    }
+
+    /// Takes an analysis made while our events moved on: its evidence is found
+    /// among them by event, and what was let go meanwhile is no longer listed. Our
+    /// events stay, so rows, the mark and a paused page stay where they are.
+    pub(crate) fn apply(&mut self, found: Found) {
+        let Found {
+            mut report,
+            evidence,
+            facts,
+        } = found;
+        let map: Vec<usize> = (evidence.iter())
+            .map(|e| self.find(e).unwrap_or(GONE))
+            .collect();
+        evidence_mut(&mut report).for_each(|ev| remap(ev, &map));
+        self.facts = facts;
+        self.take_report(report);
+    }
+
+    fn take_report(&mut self, report: Report) {
+        self.report = report;
+        // Sorted once here, so a frame takes the first few without sorting.
+        self.evidence_mut().for_each(|ev| ev.sort_unstable());
+        self.selected = self
+            .selected
+            .min(self.report.findings.len().saturating_sub(1));
     }
 
     /// Where `e` is among the events (`Ok`), or where it would be (`Err`): a binary
