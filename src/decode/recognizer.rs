@@ -38,6 +38,10 @@ impl Recognizer {
         Some((self.pats[hit].kind, f))
     }
 
+    pub fn sources(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.pats.iter().map(|p| p.re)
+    }
+
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
         self.pats.len()

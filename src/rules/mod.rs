@@ -4,6 +4,7 @@
 pub mod diag;
 pub mod engine;
 pub mod example;
+pub mod interest;
 pub mod load;
 pub mod model;
 pub mod vocab;
