@@ -351,6 +351,7 @@ fn rules(cmd: RulesCommand) -> Result<i32, UserError> {
             Ok(0)
         }
         RulesCommand::Check { paths, rules } => check(&paths, &rules),
+        RulesCommand::Patterns { grep, rules } => patterns(grep, &rules),
         RulesCommand::Test {
             paths,
             filter,
@@ -366,6 +367,32 @@ fn rules(cmd: RulesCommand) -> Result<i32, UserError> {
             Ok(0)
         }
     }
+}
+
+/// The serial prefilter's patterns; `--grep` gives them in ERE for the benchmark's peer.
+fn patterns(grep: bool, dirs: &RuleDirs) -> Result<i32, UserError> {
+    let set = load_rules(dirs)?;
+    let interest = crate::rules::interest::Interest::for_serial(&set);
+    if let Some(why) = &interest.opaque {
+        eprintln!("note: lines are not prefiltered at all: {why}");
+    }
+    let mut s = String::new();
+    let mut missing = 0;
+    for p in interest.patterns() {
+        match (grep, crate::rules::ere::to_ere(p)) {
+            (false, _) => s.push_str(&format!("{p}\n")),
+            (true, Ok(e)) => s.push_str(&format!("{e}\n")),
+            (true, Err(why)) => {
+                missing += 1;
+                eprintln!("not expressible in ERE ({why}): {p}");
+            }
+        }
+    }
+    out(&s);
+    if missing > 0 {
+        eprintln!("{missing} pattern(s) left out of the ERE list");
+    }
+    Ok(0)
 }
 
 /// Loads the given paths (or built-ins + --rules dirs) and reports every problem.

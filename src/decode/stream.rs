@@ -101,8 +101,8 @@ impl Decoder<'_> {
         let i = self.n;
         self.n += 1;
         let at = self.times.place(i, stamp.or(self.carry.take()), line);
-        if plain && !self.interest.may_matter(body) {
-            self.sampler(0).plain(i, at, line, body);
+        if let Some(class) = plain.then(|| self.interest.quick_class(body)).flatten() {
+            self.sampler(class).plain(i, at, line, body);
             return;
         }
         let e = self.decode(body, noise, line, at);

@@ -14,7 +14,7 @@ use super::RuleSet;
 use super::engine::static_match;
 use super::model::{Op, Operand, Sel};
 use crate::event::{Event, Source};
-use regex::{Regex, RegexBuilder};
+use regex::{Regex, RegexBuilder, RegexSet};
 
 /// Uploader lines in a serial log: `analyze` warns when a file looks like the wrong one,
 /// so these lines must be seen even though no rule selects them.
@@ -32,53 +32,90 @@ const PREFILTER_SIZE: usize = 1 << 25;
 pub struct Interest {
     /// Selections that pick some plain lines but not all of them.
     picky: Vec<Sel>,
-    /// The patterns of the cheap test, for `rules patterns`.
+    /// The patterns of the cheap tests, for `rules patterns`.
     patterns: Vec<String>,
-    /// None when some selection cannot be judged on the raw text: decode every line.
-    prefilter: Option<Regex>,
-    /// A text pattern that cannot be turned into a prefilter pattern (reason).
+    /// Lines this matches must be decoded to be judged. None when some selection
+    /// cannot be judged on the raw text: then every line is decoded.
+    decode: Option<Regex>,
+    /// Selections that are a text regex and nothing else: a plain line's class is which
+    /// of these match, no decoding needed. Entry k of the set is `picky[by_text[k]]`.
+    by_text_set: RegexSet,
+    by_text: Vec<usize>,
+    /// Why there is no cheap test, if there is none.
     pub opaque: Option<String>,
 }
 
 impl Interest {
     pub fn for_serial(set: &RuleSet) -> Interest {
-        let mut patterns: Vec<String> = crate::decode::serial::pattern_sources()
+        let mut decode: Vec<String> = crate::decode::serial::pattern_sources()
             .into_iter()
             .map(unanchor)
             .collect();
-        patterns.push(LOOKS_LIKE_UPLOADER.to_string());
-        patterns.push(REDACTED.to_string());
+        decode.push(LOOKS_LIKE_UPLOADER.to_string());
+        decode.push(REDACTED.to_string());
         let mut picky = Vec::new();
+        let (mut by_text, mut text_res) = (Vec::new(), Vec::new());
         let mut opaque = None;
         for sel in set.rules.iter().flat_map(|r| &r.sels) {
             if !may_pick_plain(sel) || takes_any_line(sel) {
                 continue;
             }
-            match text_pattern(sel) {
-                Ok(Some(p)) => patterns.push(p),
-                Ok(None) => {}
-                Err(why) => {
+            match (text_only(sel), text_pattern(sel)) {
+                (Some(re), _) if picky.len() < 63 => {
+                    by_text.push(picky.len());
+                    text_res.push(re.to_string());
+                }
+                (_, Ok(Some(p))) => decode.push(p),
+                (_, Ok(None)) => {}
+                (_, Err(why)) => {
                     opaque.get_or_insert(why);
                 }
             }
             picky.push(sel.clone());
         }
-        let prefilter = match opaque {
-            Some(_) => None,
-            None => combine(&patterns),
+        let by_text_set = RegexSet::new(&text_res).unwrap_or_else(|_| {
+            // Cannot happen for patterns that compiled one by one; stay correct anyway.
+            decode.extend(text_res.iter().cloned());
+            by_text.clear();
+            RegexSet::empty()
+        });
+        let prefilter = if opaque.is_some() {
+            None
+        } else {
+            combine(&decode)
         };
+        let mut patterns = decode;
+        patterns.extend(by_text_set.patterns().iter().cloned());
         Interest {
             picky,
             patterns,
-            prefilter,
+            decode: prefilter,
+            by_text_set,
+            by_text,
             opaque,
         }
     }
 
-    /// False only when the line (timestamp removed) certainly decodes to a plain `line`
-    /// that no rule singles out.
+    /// The class of a line (timestamp removed, plain printable ASCII) if it can be told
+    /// without decoding: then the line decodes to a plain `line`. None: decode it.
+    pub fn quick_class(&self, body: &str) -> Option<u64> {
+        if self.decode.as_ref().is_none_or(|re| re.is_match(body)) {
+            return None;
+        }
+        if self.by_text.is_empty() {
+            return Some(0);
+        }
+        let class = self
+            .by_text_set
+            .matches(body)
+            .iter()
+            .fold(0u64, |c, k| c | 1 << self.by_text[k]);
+        Some(class)
+    }
+
+    /// Whether a line may need decoding (the test behind [`Self::quick_class`]).
     pub fn may_matter(&self, body: &str) -> bool {
-        self.prefilter.as_ref().is_none_or(|re| re.is_match(body))
+        self.quick_class(body) != Some(0)
     }
 
     /// How a decoded serial event is held: None = always, whole (a recognised event);
@@ -116,6 +153,14 @@ fn may_pick_plain(sel: &Sel) -> bool {
             .kind
             .as_deref()
             .is_none_or(|k| matches!(k, "line" | "log" | "garbage"))
+}
+
+/// The regex of a selection that tests the line's text and nothing else.
+fn text_only(sel: &Sel) -> Option<&Regex> {
+    let plain_kind = sel.kind.as_deref().is_none_or(|k| k == "line");
+    let re = sel.regex.as_ref()?;
+    (plain_kind && sel.field == "text" && sel.contains.is_none() && sel.conds.is_empty())
+        .then_some(re)
 }
 
 /// Matches a plain line with empty text: then it matches every plain line.
@@ -196,7 +241,7 @@ mod tests {
     #[test]
     fn builtin_rules_have_a_prefilter_that_passes_what_they_use() {
         let i = Interest::for_serial(&RuleSet::builtin());
-        assert!(i.prefilter.is_some(), "{:?}", i.opaque);
+        assert!(i.decode.is_some(), "{:?}", i.opaque);
         for line in [
             " ets Jan  8 2013,rst cause:2, boot mode:(3,6)",
             "[E][Updater.cpp:93] begin(): too large 1400000 > 1310720",
@@ -213,6 +258,13 @@ mod tests {
         assert_eq!(class("display refresh 12 ms"), Some(0));
         assert_ne!(class("MQTT publish home/x 1"), Some(0));
         assert_ne!(class("MQTT publish home/x 1"), None);
+        for t in [
+            "MQTT publish home/x 1",
+            "BLE scan done",
+            "display refresh 12 ms",
+        ] {
+            assert_eq!(i.quick_class(t), class(t), "{t}");
+        }
         for line in [
             "sensor t=21.5C",
             "display refresh 12 ms",

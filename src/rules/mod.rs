@@ -3,6 +3,7 @@
 
 pub mod diag;
 pub mod engine;
+pub mod ere;
 pub mod example;
 pub mod interest;
 pub mod load;
