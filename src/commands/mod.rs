@@ -119,6 +119,13 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
             .hint("check that you saved the right output (the uploader's messages, the device's serial output) and that the files are not empty"));
     }
     let tl = b.build();
+    // For bench/log.sh: how much of the input is held in memory.
+    if std::env::var_os("OTA_DOCTOR_STATS").is_some() {
+        eprintln!(
+            "stats: {lines} lines/packets read, {} events held",
+            tl.events.len()
+        );
+    }
     let mut report = analysis::analyze(&set, &tl);
     report.notes.extend(notes);
     if let Some(path) = &a.export {

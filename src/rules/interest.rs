@@ -14,7 +14,7 @@ use super::RuleSet;
 use super::engine::static_match;
 use super::model::{Op, Operand, Sel};
 use crate::event::{Event, Source};
-use regex::{Regex, RegexBuilder, RegexSet};
+use regex::{Regex, bytes};
 
 /// Uploader lines in a serial log: `analyze` warns when a file looks like the wrong one,
 /// so these lines must be seen even though no rule selects them.
@@ -36,10 +36,10 @@ pub struct Interest {
     patterns: Vec<String>,
     /// Lines this matches must be decoded to be judged. None when some selection
     /// cannot be judged on the raw text: then every line is decoded.
-    decode: Option<Regex>,
+    decode: Option<bytes::Regex>,
     /// Selections that are a text regex and nothing else: a plain line's class is which
     /// of these match, no decoding needed. Entry k of the set is `picky[by_text[k]]`.
-    by_text_set: RegexSet,
+    by_text_set: bytes::RegexSet,
     by_text: Vec<usize>,
     /// Why there is no cheap test, if there is none.
     pub opaque: Option<String>,
@@ -73,11 +73,11 @@ impl Interest {
             }
             picky.push(sel.clone());
         }
-        let by_text_set = RegexSet::new(&text_res).unwrap_or_else(|_| {
+        let by_text_set = ascii_set(&text_res).unwrap_or_else(|| {
             // Cannot happen for patterns that compiled one by one; stay correct anyway.
             decode.extend(text_res.iter().cloned());
             by_text.clear();
-            RegexSet::empty()
+            bytes::RegexSet::empty()
         });
         let prefilter = if opaque.is_some() {
             None
@@ -99,10 +99,12 @@ impl Interest {
     /// The class of a line (timestamp removed, plain printable ASCII) if it can be told
     /// without decoding: then the line decodes to a plain `line`. None: decode it.
     pub fn quick_class(&self, body: &str) -> Option<u64> {
+        let body = body.as_bytes();
         if self.decode.as_ref().is_none_or(|re| re.is_match(body)) {
             return None;
         }
-        if self.by_text.is_empty() {
+        // Most lines match none: one scan, and no allocation, decides that.
+        if self.by_text.is_empty() || !self.by_text_set.is_match(body) {
             return Some(0);
         }
         let class = self
@@ -202,12 +204,33 @@ fn text_pattern(sel: &Sel) -> Result<Option<String>, String> {
 }
 
 /// One regex for all patterns; each keeps its own flags inside its group.
-fn combine(patterns: &[String]) -> Option<Regex> {
+///
+/// The quick tests only ever see printable ASCII, where `\w`, `\b`, `\s` and case
+/// folding mean the same with Unicode off; off, the automaton is far smaller and faster.
+/// A pattern that needs Unicode (a non-ASCII literal) keeps it.
+fn combine(patterns: &[String]) -> Option<bytes::Regex> {
     let alt: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
-    RegexBuilder::new(&alt.join("|"))
-        .size_limit(PREFILTER_SIZE)
-        .build()
-        .ok()
+    let alt = alt.join("|");
+    let build = |unicode: bool| {
+        bytes::RegexBuilder::new(&alt)
+            .unicode(unicode)
+            .size_limit(PREFILTER_SIZE)
+            .build()
+            .ok()
+    };
+    build(false).or_else(|| build(true))
+}
+
+/// The text-only selections' regexes as one set, under the same rule as [`combine`].
+fn ascii_set(patterns: &[String]) -> Option<bytes::RegexSet> {
+    let build = |unicode: bool| {
+        bytes::RegexSetBuilder::new(patterns)
+            .unicode(unicode)
+            .size_limit(PREFILTER_SIZE)
+            .build()
+            .ok()
+    };
+    build(false).or_else(|| build(true))
 }
 
 /// Drops `^` anchors (outside classes), so a pattern anchored to the message after a
