@@ -29,7 +29,7 @@ fi
 mkdir -p "$WORK"
 cleanup() {
   if [[ $KEEP != 1 ]]; then
-    rm -f "$LOG" "$LOG.manifest" "$LOG.gen" "$PATS" "$WORK/log-report.txt" "$WORK/log-rss" \
+    rm -f "$LOG" "$LOG.manifest" "$LOG.gen" "$PATS" "$WORK/log-report.txt" "$WORK/log-rss" "$WORK/log-out" \
       "$WORK"/log-*.err
     rmdir "$WORK" 2>/dev/null || true
   fi
@@ -61,20 +61,21 @@ echo "== grep's patterns: ota-doctor rules patterns --grep"
 sed 's/^/   /' "$WORK/log-patterns.err"
 NPATS=$(grep -c . "$PATS")
 
-# measure NAME RUNS CMD...: one warm-up run (page cache), then the timed runs.
+# measure NAME RUNS CMD...: one warm-up run (page cache), then the timed runs. Output
+# goes to a file: GNU grep stops at the first match when it sees /dev/null.
 # Sets MED_S (median wall seconds), USER_S (its user CPU seconds), RSS_MB (its peak RSS).
 measure() {
   local name=$1 runs=$2 err=$WORK/log-$1.err
   shift 2
-  "$@" >/dev/null 2>"$err" || { echo "FAILED: $* (see $err)" >&2; exit 1; }
+  "$@" >"$WORK/log-out" 2>"$err" || { echo "FAILED: $* (see $err)" >&2; exit 1; }
   local rows=() i t0 t1 rss cpu shown=""
   for ((i = 0; i < runs; i++)); do
     t0=$(date +%s%N)
     if [[ $HAVE_TIME == 1 ]]; then
-      /usr/bin/time -f '%M %U' -o "$WORK/log-rss" "$@" >/dev/null 2>>"$err" || true
+      /usr/bin/time -f '%M %U' -o "$WORK/log-rss" "$@" >"$WORK/log-out" 2>>"$err" || true
       read -r rss cpu <"$WORK/log-rss"
     else
-      "$@" >/dev/null 2>>"$err" &
+      "$@" >"$WORK/log-out" 2>>"$err" &
       local pid=$! hwm
       rss=0 cpu=0
       while kill -0 "$pid" 2>/dev/null; do

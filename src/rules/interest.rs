@@ -37,6 +37,8 @@ pub struct Interest {
     /// Lines this matches must be decoded to be judged. None when some selection
     /// cannot be judged on the raw text: then every line is decoded.
     decode: Option<bytes::Regex>,
+    /// `decode` and `by_text_set` in one: most lines match neither, and one scan says so.
+    either: Option<bytes::Regex>,
     /// Selections that are a text regex and nothing else: a plain line's class is which
     /// of these match, no decoding needed. Entry k of the set is `picky[by_text[k]]`.
     by_text_set: bytes::RegexSet,
@@ -86,10 +88,12 @@ impl Interest {
         };
         let mut patterns = decode;
         patterns.extend(by_text_set.patterns().iter().cloned());
+        let either = prefilter.as_ref().and_then(|_| combine(&patterns));
         Interest {
             picky,
             patterns,
             decode: prefilter,
+            either,
             by_text_set,
             by_text,
             opaque,
@@ -100,6 +104,9 @@ impl Interest {
     /// without decoding: then the line decodes to a plain `line`. None: decode it.
     pub fn quick_class(&self, body: &str) -> Option<u64> {
         let body = body.as_bytes();
+        if self.either.as_ref().is_some_and(|re| !re.is_match(body)) {
+            return Some(0);
+        }
         if self.decode.as_ref().is_none_or(|re| re.is_match(body)) {
             return None;
         }
@@ -128,7 +135,21 @@ impl Interest {
             return None;
         }
         let mut class = u64::from(looks_like_uploader(&e.text)) << 63;
+        // The text-only selections in one scan (the set is ASCII-only, like its usual
+        // input); the others, and any line with other text, one by one.
+        let ascii = e.text.is_ascii();
+        if ascii && self.by_text_set.is_match(e.text.as_bytes()) {
+            for k in self.by_text_set.matches(e.text.as_bytes()).iter() {
+                let sel = &self.picky[self.by_text[k]];
+                if sel.kind.as_deref().is_none_or(|kind| kind == e.kind) {
+                    class |= 1 << self.by_text[k];
+                }
+            }
+        }
         for (k, s) in self.picky.iter().enumerate() {
+            if ascii && self.by_text.contains(&k) {
+                continue;
+            }
             if static_match(s, e) {
                 // Past 63 selections, classes are not worth telling apart: hold it.
                 class |= 1u64.checked_shl(k as u32).filter(|_| k < 63)?;
