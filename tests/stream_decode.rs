@@ -139,3 +139,42 @@ fn a_long_log_is_held_in_bounded_memory_with_the_same_diagnosis() {
     );
     assert_eq!(thin_n, whole_n);
 }
+
+#[test]
+fn grep_patterns_are_plain_ere_that_find_what_ota_doctor_decodes() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ota-doctor"))
+        .args(["rules", "patterns", "--grep"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let pats = String::from_utf8(out.stdout).unwrap();
+    assert!(pats.lines().count() >= 40, "{pats}");
+    // `(?` is Rust-only group syntax unless the parenthesis is escaped (`\(?` is ERE).
+    let rust_only = pats
+        .match_indices("(?")
+        .any(|(i, _)| !pats[..i].ends_with('\\'));
+    assert!(!rust_only, "Rust-only syntax left in:\n{pats}");
+    if std::process::Command::new("grep")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (pf, log) = (dir.path().join("p.ere"), dir.path().join("s.log"));
+    std::fs::write(&pf, &pats).unwrap();
+    std::fs::write(
+        &log,
+        "sensor t=21.5C\nERROR[4]: Not Enough Space\ndisplay refresh 12 ms\nMQTT publish a 1\n",
+    )
+    .unwrap();
+    let g = std::process::Command::new("grep")
+        .env("LC_ALL", "C")
+        .args(["-E", "-c", "-f"])
+        .arg(&pf)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&g.stdout).trim(), "2");
+}
