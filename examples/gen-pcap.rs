@@ -1,5 +1,5 @@
 //! Writes a large, deterministic classic pcap of mixed home-LAN traffic with ArduinoOTA
-//! sessions embedded in it, for `bench/run.sh`. A benchmark workload, not a test: its
+//! sessions embedded in it, for `bench/pcap.sh`. A benchmark workload, not a test: its
 //! value is that the answer is known. Next to the pcap it writes `<out>.manifest`
 //! (key=value lines) with what was generated: frames, sessions, outcomes.
 //!

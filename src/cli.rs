@@ -162,6 +162,10 @@ pub struct LiveArgs {
     /// The final summary's format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Plain log lines held in memory (diagnosis events: half as many more); older
+    /// ones are let go, the --export trace keeps everything.
+    #[arg(long, value_name = "N", default_value_t = crate::session::Window::DEFAULT_LINES)]
+    pub window: usize,
     #[command(flatten)]
     pub rules: RuleDirs,
 }

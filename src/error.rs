@@ -35,11 +35,24 @@ impl std::error::Error for UserError {}
 
 /// Reads an input file, turning the usual failures into messages a user can act on.
 pub fn read_input(path: &std::path::Path, what: &str) -> Result<Vec<u8>, UserError> {
-    std::fs::read(path).map_err(|e| input_error(path, what, &e))
+    std::fs::read(path).map_err(|e| input_error(path, what, e))
+}
+
+/// Opens an input file to be read as a stream, with the same messages as [`read_input`].
+pub fn open_input(path: &std::path::Path, what: &str) -> Result<std::fs::File, UserError> {
+    if path.is_dir() {
+        // Opening a directory succeeds on Unix; only reading it fails.
+        return Err(UserError::new(format!(
+            "cannot read {what} `{}`: it is a directory",
+            path.display()
+        ))
+        .hint("give a file, not a directory"));
+    }
+    std::fs::File::open(path).map_err(|e| input_error(path, what, e))
 }
 
 /// Why an input file could not be read, with what to do about it.
-pub fn input_error(path: &std::path::Path, what: &str, e: &std::io::Error) -> UserError {
+pub fn input_error(path: &std::path::Path, what: &str, e: std::io::Error) -> UserError {
     let base = UserError::new(format!("cannot read {what} `{}`: {e}", path.display()));
     match e.kind() {
         std::io::ErrorKind::NotFound => base.hint("check the path; save the log to a file first (e.g. copy the terminal output into a .log file)"),

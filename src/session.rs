@@ -2,6 +2,14 @@
 //! uploader) hand it raw, already-stamped input; it decodes that into events and can
 //! build the timeline at any moment. No I/O here, so a live run, a test and a replay
 //! feed the same code.
+//!
+//! A session can run for days: memory holds a [`Window`] of it (the newest plain
+//! lines, and the events a diagnosis rests on under a cap of their own) while the
+//! trace file, written as events arrive, keeps everything.
+
+mod window;
+
+pub use window::{Held, Window, is_plain};
 
 use crate::decode::lines;
 use crate::decode::net::arp::ArpWatch;
@@ -13,6 +21,7 @@ use crate::decode::{decode_line, timestamp};
 use crate::event::{Event, Source};
 use crate::timeline::{Builder, Timeline};
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 /// One stamped piece of input, as a source delivers it.
 #[derive(Debug, Clone)]
@@ -41,6 +50,12 @@ pub struct Session {
     lines: [usize; 2],
     notes: Vec<String>,
     last_t: i64,
+    window: Window,
+    held: Held,
+    /// Events ever added, held or not.
+    total: usize,
+    /// Where the full trace goes, for the note that says memory let events go.
+    trace: Option<PathBuf>,
 }
 
 impl Session {
@@ -55,6 +70,31 @@ impl Session {
             ota: OtaDecoder::with_options(Options { password: pw }),
             ..Session::default()
         }
+    }
+
+    /// Holds at most `w` in memory from now on.
+    pub fn with_window(mut self, w: Window) -> Session {
+        self.window = w;
+        self
+    }
+
+    /// The file the full trace is written to, named when memory lets events go.
+    pub fn set_trace(&mut self, path: &Path) {
+        self.trace = Some(path.to_path_buf());
+    }
+
+    pub fn window(&self) -> Window {
+        self.window
+    }
+
+    /// Events decoded so far, including those no longer held.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// Events let go to stay within the window.
+    pub fn dropped(&self) -> usize {
+        self.held.dropped()
     }
 
     /// Declares a source as watched: its silence counts as evidence.
@@ -73,6 +113,7 @@ impl Session {
     /// Decodes one input; returns how many events it added (they are the tail of
     /// [`Session::events`]).
     pub fn push(&mut self, input: Input) -> usize {
+        self.make_room();
         let before = self.events.len();
         match input {
             Input::Serial { t_us, bytes } => {
@@ -90,7 +131,7 @@ impl Session {
                 self.last_t = self.last_t.max(t_us);
                 if let Some(p) = packet::parse(link, &data) {
                     let evs = self.ota.packet(t_us, &p);
-                    self.events.extend(evs);
+                    self.add_all(evs);
                 } else {
                     self.arp.frame(t_us, link, &data);
                 }
@@ -114,7 +155,36 @@ impl Session {
         e.t_us = t_us;
         e.timed = true;
         e.line = self.lines[(source == Source::Host) as usize] as u32;
+        self.add(e);
+    }
+
+    fn add(&mut self, e: Event) {
+        self.held.add(&e);
+        self.total += 1;
         self.events.push(e);
+    }
+
+    fn add_all(&mut self, evs: Vec<Event>) {
+        evs.into_iter().for_each(|e| self.add(e));
+    }
+
+    /// Lets the oldest events of a full class go. Done before adding, so the events
+    /// a push returns are always the tail of [`Session::events`].
+    fn make_room(&mut self) {
+        if !self.held.over(&self.window) {
+            return;
+        }
+        let mut keep = self.held.trim(&self.window);
+        self.events.retain(|e| keep(e));
+        let w = self.window;
+        let whole = match &self.trace {
+            Some(p) => format!("the full trace is in `{}`", p.display()),
+            None => "record with --export FILE to keep them all".into(),
+        };
+        self.note(format!(
+            "memory holds the newest {} plain log lines and {} diagnosis events (--window); older ones were let go: {whole}",
+            w.lines, w.marked
+        ));
     }
 
     pub fn events(&self) -> &[Event] {
@@ -137,10 +207,11 @@ impl Session {
     /// Closes open OTA sessions as of `end_us` (stalls, unanswered connects) and
     /// returns the events that adds. Call once, when recording stops.
     pub fn finish(&mut self, end_us: i64) -> usize {
+        self.make_room();
         let mut evs = self.ota.finish(end_us);
         evs.extend(self.arp.finish());
         let n = evs.len();
-        self.events.extend(evs);
+        self.add_all(evs);
         self.last_t = self.last_t.max(end_us);
         n
     }

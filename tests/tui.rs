@@ -10,7 +10,7 @@ use ota_doctor::decode::net::pcap::LinkType;
 use ota_doctor::decode::timestamp;
 use ota_doctor::event::{Event, Source};
 use ota_doctor::live::{Msg, Plan};
-use ota_doctor::session::{Input, Session};
+use ota_doctor::session::{Input, Session, Window};
 use ota_doctor::tui::{self, Action, App, Mode, SourcesInfo, View, on_key};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -591,4 +591,106 @@ fn the_reset_key_is_off_unless_allowed() {
     allowed.reset = Some(flag.clone());
     assert!(ota_doctor::tui::reset(&allowed).contains("resetting"));
     assert!(flag.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[test]
+fn a_long_session_lets_old_lines_go_and_keeps_evidence_and_mark_on_their_events() {
+    let mut info = info();
+    info.window = Window::lines(200);
+    info.trace = Some("/var/tmp/live.jsonl".into());
+    let (s, end) = example_session();
+    let mut app = App::new(&info, Mode::Live);
+    for e in s.events() {
+        app.push(e.clone());
+    }
+    let tl = s.timeline(end);
+    let report = analyze(&info.rules, &tl);
+    app.set_analysis(tl, report);
+    app.view = View::Findings;
+    on_key(&mut app, key(KeyCode::Enter));
+    let marked = app.highlight.expect("the evidence is marked");
+    let text = app.events()[marked].text.clone();
+    for i in 0..5_000 {
+        let mut e = Event::new(Source::Serial, "line", format!("tick {i}"));
+        e.t_us = end + i * 1_000;
+        app.push(e);
+    }
+    assert!(
+        app.events().len() <= 200 + 25 + 100 + 12,
+        "{}",
+        app.events().len()
+    );
+    assert_eq!(app.seen(), s.events().len() + 5_000);
+    let f = &app.report().findings[0];
+    assert_eq!(f.cause, "insufficient_space");
+    assert!(
+        f.evidence
+            .iter()
+            .any(|&i| app.events()[i].text.contains("Bad Size"))
+    );
+    let marked = app.highlight.expect("the marked event was kept");
+    assert_eq!(app.events()[marked].text, text);
+    app.message = None;
+    let r = screen(&mut app, 120, 36);
+    shows(&r, "full trace in /var/tmp/live.jsonl");
+    shows(&r, &format!("showing last {} of", app.events().len()));
+    app.view = View::Logs;
+    app.follow = true;
+    shows(&screen(&mut app, 120, 36), "tick 4999");
+}
+
+#[test]
+fn paused_panes_start_at_the_same_row_of_the_merged_timeline() {
+    let mut app = example_app();
+    app.view = View::Logs;
+    on_key(&mut app, key(KeyCode::Char(' ')));
+    on_key(&mut app, key(KeyCode::Home));
+    let r = screen(&mut app, 120, 36);
+    // The first serial line and the first uploader line: both panes start at row 0.
+    let first = |serial: bool| {
+        let i = app.pane_rows(serial)[0];
+        app.events()[i].text.clone()
+    };
+    let (serial, other) = (first(true), first(false));
+    assert!(r[3].contains(&serial[..20.min(serial.len())]), "{}", r[3]);
+    assert!(r[3].contains(&other[..20.min(other.len())]), "{}", r[3]);
+    // Paused past every serial line, the serial pane is empty and the other is not.
+    let last_serial = *app.pane_rows(true).last().unwrap();
+    app.top = app.rows().partition_point(|&i| i <= last_serial);
+    let r = screen(&mut app, 120, 36);
+    assert!(app.pane_rows(false).iter().any(|&i| i > last_serial));
+    shows(&r, "(nothing yet)");
+}
+
+#[test]
+fn a_new_analysis_over_fewer_events_keeps_the_mark_and_the_paused_page() {
+    let (s, end) = example_session();
+    let mut app = example_app();
+    app.view = View::Findings;
+    app.page = 3;
+    on_key(&mut app, key(KeyCode::Enter));
+    let marked = app.events()[app.highlight.expect("marked")].clone();
+    let top = app.rows()[app.top];
+    let top_event = app.events()[top].clone();
+    // The session let its two oldest plain lines go; the screen had not yet.
+    let gone: Vec<usize> = (0..top)
+        .filter(|&i| ota_doctor::session::is_plain(&app.events()[i]))
+        .take(2)
+        .collect();
+    assert_eq!(gone.len(), 2, "the example has plain lines above the page");
+    let tl = s.timeline(end);
+    let mut b = ota_doctor::timeline::Builder::new();
+    b.captured(Source::Serial).captured(Source::Net).end(end);
+    b.events(
+        tl.events
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !gone.contains(i))
+            .map(|(_, e)| e),
+    );
+    let tl = b.build();
+    let report = analyze(&info().rules, &tl);
+    app.set_analysis(tl, report);
+    assert_eq!(app.events()[app.highlight.expect("still marked")], marked);
+    assert_eq!(app.events()[app.rows()[app.top]], top_event);
 }

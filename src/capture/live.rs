@@ -1,21 +1,24 @@
-//! Live packet capture with pnet on a thread of its own.
+//! Live packet capture on a thread of its own.
 //!
-//! pnet's receiver blocks, so it cannot live on the async runtime. The thread reads a
-//! frame, stamps it, keeps or drops it (see [`super::filter`]), and hands kept frames on
-//! a bounded channel. A slow consumer costs dropped frames, counted, never a stalled
-//! capture: the kernel would then drop frames silently instead, and we could not say so.
+//! The socket ([`super::socket`]) is filtered in the kernel and its reads block, so it
+//! cannot live on the async runtime. The thread reads a frame, stamps it, keeps or drops
+//! it (see [`super::filter`]), and hands kept frames on a bounded channel. A slow
+//! consumer costs dropped frames, counted, never a stalled capture: the kernel would
+//! then drop frames silently instead, and we could not say so. pnet still lists the
+//! interfaces.
 
 use super::clock::HostClock;
 use super::filter::{Dedupe, keep};
 use super::route::{self, Choice, IfaceInfo};
+use super::socket::{Filtered, Framing};
 use crate::decode::net::pcap::LinkType;
 use crate::error::UserError;
-use pnet::datalink::{self, Channel, DataLinkReceiver, NetworkInterface};
+use pnet::datalink::{self, DataLinkReceiver, NetworkInterface};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// What to capture.
@@ -50,6 +53,7 @@ pub struct Frame {
 }
 
 /// Counters the thread updates and anyone may read while it runs (a status bar).
+/// `seen` counts frames that passed the kernel filter, not every frame on the link.
 #[derive(Debug, Default)]
 pub struct NetStats {
     seen: AtomicU64,
@@ -82,6 +86,10 @@ impl NetStats {
     }
 }
 
+/// Receives what the user should be told while capture runs (the interface went down,
+/// capture resumed), as it happens.
+pub type Notes = Box<dyn FnMut(String) + Send>;
+
 /// A running capture. Dropping it stops the thread too.
 #[derive(Debug)]
 pub struct LiveCapture {
@@ -106,14 +114,28 @@ impl LiveCapture {
         cfg: &LiveConfig,
         clock: HostClock,
     ) -> Result<(LiveCapture, mpsc::Receiver<Frame>), UserError> {
+        Self::start_noting(cfg, clock, None)
+    }
+
+    /// Like [`LiveCapture::start`], but an interface that goes down or away does not
+    /// end the capture: `notes` hears about it, and capture resumes when it is back.
+    pub fn start_noting(
+        cfg: &LiveConfig,
+        clock: HostClock,
+        notes: Option<Notes>,
+    ) -> Result<(LiveCapture, mpsc::Receiver<Frame>), UserError> {
         let (iface, choice) = find_iface(cfg)?;
         let link = link_type(&iface.name);
-        let rx = open(&iface, cfg.read_timeout)?;
+        let rx = open(&iface, link, cfg.device, cfg.read_timeout)?;
         let (tx, out) = mpsc::channel(cfg.capacity.max(1));
         let stats = Arc::new(NetStats::default());
         let stop = Arc::new(AtomicBool::new(false));
         let reader = Reader {
             rx,
+            ifindex: iface.index,
+            name: iface.name.clone(),
+            timeout: cfg.read_timeout,
+            notes,
             tx,
             link,
             device: cfg.device,
@@ -167,6 +189,10 @@ impl Drop for LiveCapture {
 
 struct Reader {
     rx: Box<dyn DataLinkReceiver>,
+    ifindex: u32,
+    name: String,
+    timeout: Duration,
+    notes: Option<Notes>,
     tx: mpsc::Sender<Frame>,
     link: LinkType,
     device: Ipv4Addr,
@@ -179,11 +205,25 @@ struct Reader {
 impl Reader {
     /// Returns the error that ended the capture early, if one did.
     fn run(mut self) -> Option<String> {
+        let mut checked = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
+            // The socket is not bound to the interface, so it reports no error when the
+            // interface goes: look at the interface itself now and then.
+            if self.notes.is_some() && checked.elapsed() >= IFACE_CHECK {
+                checked = Instant::now();
+                if iface_now(&self.name) != Some(self.ifindex)
+                    && let Some(end) = self.lost(None)
+                {
+                    return Some(end);
+                }
+            }
             let frame = match self.rx.next() {
                 Ok(f) => f,
                 Err(e) if is_timeout(&e) => continue,
-                Err(e) => return Some(format!("reading packets failed: {e}")),
+                Err(e) => match self.lost(Some(&e)) {
+                    Some(end) => return Some(end),
+                    None => continue,
+                },
             };
             let t_us = self.clock.now_us();
             NetStats::bump(&self.stats.seen);
@@ -207,6 +247,90 @@ impl Reader {
         }
         None
     }
+}
+
+impl Reader {
+    /// A read failed: usually the interface went down or was removed (Wi-Fi dropped, a
+    /// USB adapter unplugged). With someone to tell, say so and wait for it to come back
+    /// instead of ending: the other sources go on, and a reconnect is part of the story.
+    /// Returns why capture ended, or None once it runs again.
+    fn lost(&mut self, e: Option<&std::io::Error>) -> Option<String> {
+        let state = iface_state(&self.name);
+        let detail = e.map(|e| format!(" ({e})")).unwrap_or_default();
+        let msg = format!(
+            "packet capture on `{}` stopped: the interface {state}{detail}",
+            self.name
+        );
+        let Some(notes) = self.notes.as_mut() else {
+            return Some(msg);
+        };
+        notes(format!(
+            "{msg}; the other sources are still recorded, and capture resumes if it comes back up (check it with `ip link show {}`)",
+            self.name
+        ));
+        let since = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) && !self.tx.is_closed() {
+            std::thread::sleep(Duration::from_millis(200));
+            if let Some((rx, ifindex)) = reopen(&self.name, self.link, self.device, self.timeout) {
+                self.rx = rx;
+                self.ifindex = ifindex;
+                let secs = since.elapsed().as_secs_f32();
+                if let Some(n) = self.notes.as_mut() {
+                    n(format!(
+                        "packet capture on `{}` resumed after {secs:.1} s; packets sent meanwhile were not seen",
+                        self.name
+                    ));
+                }
+                return None;
+            }
+        }
+        Some(format!(
+            "the interface `{}` {} and had not come back when recording ended",
+            self.name,
+            iface_state(&self.name)
+        ))
+    }
+}
+
+/// In words, what became of an interface whose capture failed.
+fn iface_state(name: &str) -> &'static str {
+    match datalink::interfaces().into_iter().find(|i| i.name == name) {
+        None => "was removed",
+        Some(i) if !i.is_up() => "went down",
+        Some(_) => "failed",
+    }
+}
+
+/// How often a running capture looks at its interface: a few reads of /sys a second.
+const IFACE_CHECK: Duration = Duration::from_millis(300);
+
+/// The interface's index while it exists and is up.
+fn iface_now(name: &str) -> Option<u32> {
+    let dir = std::path::Path::new("/sys/class/net").join(name);
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+    let flags = u32::from_str_radix(read("flags")?.trim().trim_start_matches("0x"), 16).ok()?;
+    // IFF_UP: the administrative state that `ip link set … down` clears.
+    if flags & 1 == 0 {
+        return None;
+    }
+    read("ifindex")?.trim().parse().ok()
+}
+
+/// A fresh socket once the interface is up again (a re-created interface has a new
+/// index); returns it with that index.
+fn reopen(
+    name: &str,
+    link: LinkType,
+    device: Ipv4Addr,
+    timeout: Duration,
+) -> Option<(Box<dyn DataLinkReceiver>, u32)> {
+    let index = iface_now(name)?;
+    let iface = datalink::interfaces()
+        .into_iter()
+        .find(|i| i.name == name && i.index == index)?;
+    open(&iface, link, device, timeout)
+        .ok()
+        .map(|rx| (rx, index))
 }
 
 fn is_timeout(e: &std::io::Error) -> bool {
@@ -266,25 +390,21 @@ fn link_type(name: &str) -> LinkType {
 /// Capture permission is the usual failure; its message must say how to get it.
 pub const PERMISSION_HINT: &str = "run as root (sudo), or allow capturing once: sudo setcap cap_net_raw,cap_net_admin=eip \"$(command -v ota-doctor)\"";
 
+/// Opens the kernel-filtered socket (see [`super::socket`]). Not promiscuous: traffic
+/// to and from this host and broadcasts reach us anyway; other hosts' unicast is not
+/// ours to diagnose, and promiscuous Wi-Fi drivers misbehave.
 fn open(
     iface: &NetworkInterface,
+    link: LinkType,
+    device: Ipv4Addr,
     timeout: Duration,
 ) -> Result<Box<dyn DataLinkReceiver>, UserError> {
-    let cfg = datalink::Config {
-        read_timeout: Some(timeout),
-        // Loopback frames can be 64 KiB; a smaller buffer would cut OTA data segments.
-        read_buffer_size: 70_000,
-        // Traffic to and from this host and broadcasts reach us anyway; other hosts'
-        // unicast is not ours to diagnose, and promiscuous Wi-Fi drivers misbehave.
-        promiscuous: false,
-        ..datalink::Config::default()
+    let framing = match link {
+        LinkType::Raw => Framing::Raw,
+        _ => Framing::Ethernet,
     };
-    match datalink::channel(iface, cfg) {
-        Ok(Channel::Ethernet(_, rx)) => Ok(rx),
-        Ok(_) => Err(UserError::new(format!(
-            "cannot capture on `{}`: unsupported channel type",
-            iface.name
-        ))),
+    match Filtered::open(iface.index, framing, device, timeout) {
+        Ok(rx) => Ok(Box::new(rx)),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(UserError::new(format!(
             "no permission to capture packets on `{}`",
             iface.name
@@ -319,6 +439,10 @@ mod tests {
         let (tx, rx) = mpsc::channel(cap);
         let r = Reader {
             rx: Box::new(Script(frames, 0)),
+            ifindex: 1,
+            name: "test0".into(),
+            timeout: Duration::from_millis(10),
+            notes: None,
             tx,
             link: LinkType::Ethernet,
             device: Ipv4Addr::new(10, 0, 0, 7),

@@ -17,6 +17,7 @@ pub mod pcap_out;
 mod port_errors;
 pub mod route;
 pub mod serial;
+mod socket;
 mod summary;
 
 pub use cmd::{CaptureArgs, run};

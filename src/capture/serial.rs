@@ -99,14 +99,17 @@ impl std::fmt::Display for SerialStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SerialStatus::Disconnected { error } => {
-                write!(f, "serial port went away ({error}); trying to reopen it")
+                write!(
+                    f,
+                    "serial port went away ({error}); trying to reopen it. What was read is kept, a line cut off included; check the USB cable and that the board has power"
+                )
             }
             SerialStatus::Reconnected { after_ms } => {
                 write!(f, "serial port back after {after_ms} ms")
             }
             SerialStatus::Lost { after_ms } => write!(
                 f,
-                "serial port did not come back within {after_ms} ms; serial capture stopped"
+                "serial port did not come back within {after_ms} ms; serial capture stopped (the other sources go on). Plug the board back in and start ota-doctor again; `ls /dev/serial/by-id/` shows whether it is there"
             ),
             SerialStatus::Baud(BaudHint::Garbled { junk_share }) => write!(
                 f,

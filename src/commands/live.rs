@@ -2,11 +2,12 @@
 //! uploader (`ota-doctor run -- CMD`). Sources are started here; the recording loop in
 //! [`crate::live`] owns the session.
 
-use super::{load_rules, print_report};
+use super::print_report;
 use crate::cli::{Format, LiveArgs, RunArgs, UploadCmd};
 use crate::decode::lines::LineSplitter;
 use crate::error::UserError;
-use crate::live::{self, Msg, Plan, TraceSink};
+use crate::live::{self, LiveRules, Msg, Plan, TraceSink};
+use crate::rules::RuleSet;
 use crate::session::{Input, Session};
 use crate::sinks::text::Labels;
 use std::io::Read;
@@ -29,8 +30,8 @@ pub fn monitor(a: &LiveArgs) -> Result<i32, UserError> {
         to_stderr: a.format == Format::Json,
         tui: wants_tui(a),
     };
-    let (session, end) = record(a, a.ip, &plan, |_| Ok(()))?;
-    finish(a, session, end)
+    let rec = record(a, a.ip, &plan, |_| Ok(()))?;
+    finish(a, rec)
 }
 
 /// `ota-doctor run -- CMD…`: the child's output is the host log.
@@ -45,7 +46,7 @@ pub fn run(r: &RunArgs) -> Result<i32, UserError> {
     let slot: Arc<Mutex<Option<Child>>> = Arc::new(Mutex::new(None));
     let status = Arc::new(Mutex::new(None));
     let (child, st) = (slot.clone(), status.clone());
-    let (mut session, end) = record(&r.live, r.live.ip, &plan, move |tx| {
+    let mut rec = record(&r.live, r.live.ip, &plan, move |tx| {
         spawn_child(&r.cmd, tx, child, st)
     })?;
     // Recording stopped (--duration, Ctrl-C) while the uploader still runs: stop it
@@ -64,14 +65,14 @@ pub fn run(r: &RunArgs) -> Result<i32, UserError> {
                 let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
                 let _ = c.kill();
                 let _ = c.wait();
-                session.note(format!(
+                rec.session.note(format!(
                     "`{}` was still running when recording stopped; it was killed",
                     r.cmd[0]
                 ));
             }
         }
     }
-    let code = finish(&r.live, session, end)?;
+    let code = finish(&r.live, rec)?;
     let child = status.lock().ok().and_then(|s| *s);
     // The child's exit status is the run's: scripts that wrap the upload keep working.
     Ok(child.unwrap_or(if code == 0 { 1 } else { code }))
@@ -97,6 +98,7 @@ pub fn upload(u: UploadCmd) -> Result<i32, UserError> {
         // answer against it would always call it right.
         auth: None,
         format: u.format,
+        window: crate::session::Window::DEFAULT_LINES,
         rules: u.rules,
     };
     let plan = Plan {
@@ -118,7 +120,7 @@ pub fn upload(u: UploadCmd) -> Result<i32, UserError> {
     let result = std::sync::Arc::new(std::sync::Mutex::new(None));
     let res = result.clone();
     let up = u.up;
-    let (session, end) = record(&a, ip, &plan, move |tx| {
+    let rec = record(&a, ip, &plan, move |tx| {
         std::thread::spawn(move || {
             let mut report = |line: &str| {
                 let text = line.to_string();
@@ -139,11 +141,11 @@ pub fn upload(u: UploadCmd) -> Result<i32, UserError> {
     match outcome {
         Some(Err(e)) => Err(e),
         Some(Ok(o)) => {
-            finish(&a, session, end)?;
+            finish(&a, rec)?;
             Ok(o.exit_code())
         }
         None => {
-            finish(&a, session, end)?;
+            finish(&a, rec)?;
             Ok(1)
         }
     }
@@ -196,6 +198,7 @@ fn sources_info(
     a: &LiveArgs,
     ip: Option<std::net::Ipv4Addr>,
     sources: &super::sources::Sources,
+    rules: RuleSet,
 ) -> Result<crate::tui::SourcesInfo, UserError> {
     let mut info = crate::tui::SourcesInfo::new();
     info.serial = a.serial.clone().map(|p| (p, a.baud));
@@ -206,7 +209,9 @@ fn sources_info(
     if let Some(e) = &a.export {
         info.snapshot = e.with_extension("snapshot.jsonl");
     }
-    info.rules = load_rules(&a.rules)?;
+    info.rules = rules;
+    info.window = crate::session::Window::lines(a.window);
+    info.trace = a.export.clone();
     if a.reset_key {
         info.reset = sources.reset_handle();
     }
@@ -222,54 +227,107 @@ pub fn linger(a: &LiveArgs) -> Duration {
     }
 }
 
+/// What a live run recorded, and the rules (as last edited) to judge it with.
+pub struct Recorded {
+    pub session: Session,
+    pub end: i64,
+    pub rules: RuleSet,
+}
+
 /// Starts the watched sources and `extra` (the uploader), then records.
 pub fn record(
     a: &LiveArgs,
     ip: Option<std::net::Ipv4Addr>,
     plan: &Plan,
     extra: impl FnOnce(SyncSender<Msg>) -> Result<(), UserError>,
-) -> Result<(Session, i64), UserError> {
+) -> Result<Recorded, UserError> {
+    // First of all: from here on a signal ends the run cleanly, whatever it is doing.
+    let stop = live::stop_on_signals();
     let (tx, rx) = live::channel();
-    let mut session = Session::with_password(a.auth.clone());
+    let rules = LiveRules::start(&a.rules, &tx)?;
+    let mut session =
+        Session::with_password(a.auth.clone()).with_window(crate::session::Window::lines(a.window));
+    if let Some(p) = &a.export {
+        session.set_trace(p);
+    }
     let mut sink = a.export.as_deref().map(TraceSink::create).transpose()?;
-    let sources = super::sources::start(a, ip, &tx, &mut session)?;
+    let mut sources = Some(super::sources::start(a, ip, &tx, &mut session)?);
     if plan.duration.is_none() && plan.linger.is_zero() {
         eprintln!("ota-doctor: recording; press Ctrl-C to stop and diagnose");
     }
     extra(tx.clone())?;
     drop(tx);
-    let stop = live::stop_on_signals();
-    let end = if plan.tui {
-        let info = sources_info(a, ip, &sources)?;
+    let info = match (&sources, plan.tui) {
+        (Some(s), true) => Some(sources_info(a, ip, s, rules.current())?),
+        _ => None,
+    };
+    let mut stop_sources = || {
+        sources
+            .take()
+            .map(super::sources::Sources::stop)
+            .unwrap_or_default()
+    };
+    let end = if let Some(info) = info {
         match crate::tui::run(&rx, &mut session, plan, sink.as_mut(), &stop, info) {
             Ok(end) => end,
             Err(e) => {
                 session.note(format!(
                     "the terminal UI could not start ({e}); lines were printed instead"
                 ));
-                live::record(&rx, &mut session, plan, sink.as_mut(), &stop)
+                live::record(
+                    &rx,
+                    &mut session,
+                    plan,
+                    sink.as_mut(),
+                    &stop,
+                    &mut stop_sources,
+                )
             }
         }
     } else {
-        live::record(&rx, &mut session, plan, sink.as_mut(), &stop)
+        live::record(
+            &rx,
+            &mut session,
+            plan,
+            sink.as_mut(),
+            &stop,
+            &mut stop_sources,
+        )
     };
-    sources.stop(&mut session);
-    if let Some(s) = sink {
-        if s.wrote_frames() {
+    // The terminal UI finishes the session itself; its sources are stopped here.
+    let (notes, forwarders) = stop_sources();
+    for f in forwarders {
+        let _ = f.join();
+    }
+    for n in notes {
+        session.note(n);
+    }
+    rules.stop();
+    if let Some(mut s) = sink {
+        if s.wrote_frames() && s.failed.is_none() {
             session.note(format!(
                 "the captured packets are in `{}` (open it in Wireshark)",
                 s.pcap_path.display()
             ));
         }
-        if let Some(why) = s.failed {
+        // Told while recording (the TUI shows notes); repeated here for the summary.
+        for why in s.news() {
             session.note(why);
         }
     }
-    Ok((session, end))
+    Ok(Recorded {
+        session,
+        end,
+        rules: rules.current(),
+    })
 }
 
-pub fn finish(a: &LiveArgs, session: Session, end: i64) -> Result<i32, UserError> {
-    let set = load_rules(&a.rules)?;
+pub fn finish(a: &LiveArgs, rec: Recorded) -> Result<i32, UserError> {
+    let Recorded {
+        session,
+        end,
+        rules: set,
+    } = rec;
     let tl = session.timeline(end);
     let mut report = crate::analysis::analyze(&set, &tl);
     report.notes.extend(session.notes().iter().cloned());
@@ -278,8 +336,11 @@ pub fn finish(a: &LiveArgs, session: Session, end: i64) -> Result<i32, UserError
         host: Some("uploader".into()),
         net: a.ip.map(|ip| format!("net {ip}")),
     };
-    if let Some(path) = &a.export {
-        append_findings(path, &tl, &report);
+    if let Some(path) = &a.export
+        && let Err(why) = append_findings(path, &tl, &report)
+    {
+        eprintln!("warning: {why}");
+        report.notes.push(why);
     }
     print_report(&report, &tl, &labels, a.format);
     Ok(0)
@@ -291,15 +352,24 @@ fn append_findings(
     path: &std::path::Path,
     tl: &crate::timeline::Timeline,
     report: &crate::analysis::Report,
-) {
-    let Ok(f) = std::fs::OpenOptions::new().append(true).open(path) else {
-        return;
-    };
-    let mut w = std::io::BufWriter::new(f);
-    for f in &report.findings {
-        let _ = crate::export::trace::write_event(&mut w, &super::finding_event(tl, f));
+) -> Result<(), String> {
+    // A trace that could not be written to the end has no findings to add.
+    if report
+        .notes
+        .iter()
+        .any(|n| n.contains(&format!("writing `{}` stopped", path.display())))
+    {
+        return Ok(());
     }
-    let _ = std::io::Write::flush(&mut w);
+    let mut w = live::WholeRecords::append(path)
+        .map_err(|e| format!("cannot add the findings to `{}`: {e}", path.display()))?;
+    let kept = w.len();
+    report
+        .findings
+        .iter()
+        .try_for_each(|f| crate::export::trace::write_event(&mut w, &super::finding_event(tl, f)))
+        .and_then(|_| std::io::Write::flush(&mut w))
+        .map_err(|e| live::write_failed(path, kept, &e))
 }
 
 fn spawn_child(

@@ -84,15 +84,12 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
         b.log(source, log);
     }
     if let Some(p) = &a.pcap {
-        let bytes = read_input(p, "capture")?;
+        let file = crate::error::open_input(p, "capture")?;
         let opts = crate::decode::net::Options {
             password: a.auth.clone(),
         };
         let (log, packets) =
-            crate::decode::net::decode_capture_with(&bytes, &opts).map_err(|e| {
-                UserError::new(format!("cannot read capture `{}`: {e}", p.display()))
-                    .hint("give a .pcap or .pcapng file (tcpdump -w, Wireshark 'Save As')")
-            })?;
+            crate::decode::net::decode_stream(file, &opts).map_err(|e| capture_error(p, e))?;
         notes.extend(
             log.notes
                 .iter()
@@ -133,6 +130,18 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
     }
     print_report(&report, &tl, &labels, a.format);
     Ok(0)
+}
+
+fn capture_error(p: &std::path::Path, e: crate::decode::net::pcap::PcapError) -> UserError {
+    let base = UserError::new(format!("cannot read capture `{}`: {e}", p.display()));
+    match e {
+        crate::decode::net::pcap::PcapError::NotACapture => {
+            base.hint("give a .pcap or .pcapng file (tcpdump -w, Wireshark 'Save As')")
+        }
+        crate::decode::net::pcap::PcapError::Io(_) => {
+            base.hint("check that the file is on a working disk and not being replaced; copy it somewhere local and try again")
+        }
+    }
 }
 
 pub fn print_report(report: &analysis::Report, tl: &Timeline, labels: &text::Labels, f: Format) {
@@ -211,8 +220,8 @@ fn stream_serial(
     set: &RuleSet,
     keep_all: bool,
 ) -> Result<crate::decode::DecodedLog, UserError> {
-    let fail = |e: std::io::Error| crate::error::input_error(p, what(Source::Serial), &e);
-    let file = std::fs::File::open(p).map_err(fail)?;
+    let file = crate::error::open_input(p, what(Source::Serial))?;
+    let fail = |e: std::io::Error| crate::error::input_error(p, what(Source::Serial), e);
     let interest = crate::rules::interest::Interest::for_serial(set);
     let budget = if keep_all {
         usize::MAX

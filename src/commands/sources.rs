@@ -12,12 +12,16 @@ use crate::live::{self, Msg};
 use crate::session::{Input, Session};
 use std::net::Ipv4Addr;
 use std::sync::mpsc::SyncSender;
+use std::thread::JoinHandle;
 
 /// The running sources; [`Sources::stop`] ends them and notes what they lost.
 #[derive(Default)]
 pub struct Sources {
     serial: Option<SerialCapture>,
     net: Option<LiveCapture>,
+    /// The threads that hand the sources' output to the recording loop; joined at
+    /// stop, so everything a source delivered on its way out is queued by then.
+    forwarders: Vec<JoinHandle<()>>,
 }
 
 /// A serial port that cannot be opened stops the run: the user named it and would
@@ -35,12 +39,15 @@ pub fn start(
             live::clock(),
         )?;
         session.watch(Source::Serial);
-        forward_serial(rx, tx.clone());
+        s.forwarders.push(forward_serial(rx, tx.clone()));
         s.serial = Some(cap);
     }
     // Missing sources are named by the analysis' own notes.
-    if let Some(ip) = ip {
-        s.net = start_net(a, ip, tx, session);
+    if let Some(ip) = ip
+        && let Some((cap, fwd)) = start_net(a, ip, tx, session)
+    {
+        s.net = Some(cap);
+        s.forwarders.push(fwd);
     }
     Ok(s)
 }
@@ -50,10 +57,14 @@ fn start_net(
     ip: Ipv4Addr,
     tx: &SyncSender<Msg>,
     session: &mut Session,
-) -> Option<LiveCapture> {
+) -> Option<(LiveCapture, JoinHandle<()>)> {
     let mut cfg = LiveConfig::new(ip);
     cfg.iface = a.iface.clone();
-    match LiveCapture::start(&cfg, live::clock()) {
+    let notes_tx = tx.clone();
+    let notes: crate::capture::live::Notes = Box::new(move |n| {
+        let _ = notes_tx.send(Msg::Note(n));
+    });
+    match LiveCapture::start_noting(&cfg, live::clock(), Some(notes)) {
         Ok((cap, mut rx)) => {
             session.watch(Source::Net);
             eprintln!(
@@ -61,7 +72,7 @@ fn start_net(
                 cap.iface.name, cap.iface.why
             );
             let tx = tx.clone();
-            std::thread::spawn(move || {
+            let fwd = std::thread::spawn(move || {
                 while let Some(f) = rx.blocking_recv() {
                     let (t_us, link, data) = (f.t_us, f.link, f.bytes);
                     if tx
@@ -72,7 +83,7 @@ fn start_net(
                     }
                 }
             });
-            Some(cap)
+            Some((cap, fwd))
         }
         Err(e) => {
             // One line and the fix, then carry on with the other sources.
@@ -95,7 +106,10 @@ fn fix_for_this_binary(hint: &str) -> String {
     }
 }
 
-fn forward_serial(mut rx: tokio::sync::mpsc::Receiver<SerialMsg>, tx: SyncSender<Msg>) {
+fn forward_serial(
+    mut rx: tokio::sync::mpsc::Receiver<SerialMsg>,
+    tx: SyncSender<Msg>,
+) -> JoinHandle<()> {
     std::thread::spawn(move || {
         while let Some(m) = rx.blocking_recv() {
             let msg = match m {
@@ -114,7 +128,7 @@ fn forward_serial(mut rx: tokio::sync::mpsc::Receiver<SerialMsg>, tx: SyncSender
                 break;
             }
         }
-    });
+    })
 }
 
 impl Sources {
@@ -131,11 +145,14 @@ impl Sources {
         }
     }
 
-    pub fn stop(self, session: &mut Session) {
+    /// Ends the sources; returns notes about what they lost, and the forwarding
+    /// threads, which end once they have handed on what the sources left behind.
+    pub fn stop(self) -> (Vec<String>, Vec<JoinHandle<()>>) {
+        let mut notes = Vec::new();
         if let Some(s) = self.serial {
             let c = s.stop();
             if c.dropped > 0 {
-                session.note(format!(
+                notes.push(format!(
                     "{} serial line(s) were dropped because processing fell behind",
                     c.dropped
                 ));
@@ -144,14 +161,15 @@ impl Sources {
         if let Some(n) = self.net {
             let sum = n.stop();
             if sum.counts.dropped > 0 {
-                session.note(format!(
+                notes.push(format!(
                     "{} captured frame(s) were dropped because processing fell behind",
                     sum.counts.dropped
                 ));
             }
             if let Some(e) = sum.error {
-                session.note(format!("packet capture stopped early: {e}"));
+                notes.push(format!("packet capture stopped early: {e}"));
             }
         }
+        (notes, self.forwarders)
     }
 }

@@ -2,12 +2,16 @@
 //! status facts and every toggle the keys change. Pure data: the loop feeds it, the
 //! view reads it, the key handler edits it; none of them does I/O here.
 
+mod feed;
+
 use super::SourcesInfo;
 use super::phase::{Phase, SerialState};
 use super::progress::Throughput;
+use super::rows::Rows;
 use super::search::Search;
 use crate::analysis::Report;
-use crate::event::{Event, Source, Value};
+use crate::event::{Event, Value};
+use crate::session::{Held, Window};
 use crate::timeline::Timeline;
 use std::collections::BTreeMap;
 
@@ -54,14 +58,15 @@ pub enum Mode {
     Replay,
 }
 
-/// Readable serial lines in a row that end a "garbled" state: the source itself
-/// does not report recovery to the loop.
-const READABLE_RUN: u8 = 3;
-
 pub struct App {
+    /// In timeline order; at most the window's worth (the trace file has the rest).
     events: Vec<Event>,
-    /// Indices into `events` that the timeline shows (all, or the filter's matches).
-    rows: Vec<usize>,
+    /// Indices into `events` that the timeline and the panes show.
+    rows: Rows,
+    window: Window,
+    held: Held,
+    /// Events ever shown, held or not.
+    seen: usize,
     facts: BTreeMap<String, Value>,
     report: Report,
     notes: Vec<String>,
@@ -101,7 +106,10 @@ impl App {
     pub fn new(sources: &SourcesInfo, mode: Mode) -> App {
         App {
             events: Vec::new(),
-            rows: Vec::new(),
+            rows: Rows::default(),
+            window: sources.window,
+            held: Held::default(),
+            seen: 0,
             facts: BTreeMap::new(),
             report: Report::default(),
             notes: Vec::new(),
@@ -139,6 +147,7 @@ impl App {
             app.observe(e);
         }
         app.t0 = tl.events.first().map(|e| e.t_us);
+        app.seen = tl.events.len();
         app.set_analysis(tl, report);
         app
     }
@@ -146,8 +155,17 @@ impl App {
     pub fn events(&self) -> &[Event] {
         &self.events
     }
+    /// What the timeline shows: indices into [`App::events`].
     pub fn rows(&self) -> &[usize] {
-        &self.rows
+        &self.rows.all
+    }
+    /// What a log pane shows: the serial one (`true`) or network + uploader.
+    pub fn pane_rows(&self, serial: bool) -> &[usize] {
+        self.rows.pane(serial)
+    }
+    /// Events shown since the start, including those memory let go.
+    pub fn seen(&self) -> usize {
+        self.seen
     }
     pub fn report(&self) -> &Report {
         &self.report
@@ -177,118 +195,37 @@ impl App {
             .or_else(|| self.sources.device_ip.clone())
     }
 
+    /// Says that memory let events go, and where they all are; None while it holds
+    /// every event.
+    pub fn held_note(&self) -> Option<String> {
+        let held = self.events.len();
+        if self.seen <= held {
+            return None;
+        }
+        let whole = match &self.sources.trace {
+            Some(p) => format!("full trace in {}", p.display()),
+            None => "older events dropped (--export FILE keeps them all)".into(),
+        };
+        Some(format!(
+            "showing last {held} of {} events; {whole}",
+            self.seen
+        ))
+    }
+
     pub fn chip(&self) -> Option<String> {
         self.facts.get("chip").map(Value::to_string)
-    }
-}
-
-/// Feeding the state.
-impl App {
-    /// Adds one new event at its place in time (nearly always the end).
-    pub fn push(&mut self, e: Event) {
-        self.observe(&e);
-        if self.t0.is_none() {
-            self.t0 = Some(e.t_us);
-        }
-        let key = (e.t_us, e.source);
-        // Upper bound keeps arrival order among equal keys, as the timeline's stable
-        // sort does, so indices agree with the next analysis.
-        let pos = self.events.partition_point(|x| (x.t_us, x.source) <= key);
-        let shows = self.search.shows(&e);
-        self.events.insert(pos, e);
-        if pos + 1 == self.events.len() {
-            if shows {
-                self.rows.push(pos);
-            }
-        } else {
-            self.shift_from(pos);
-        }
-    }
-
-    /// Keeps every stored index pointing at the same event after an insert at `pos`.
-    fn shift_from(&mut self, pos: usize) {
-        let bump = |i: &mut usize| {
-            if *i >= pos {
-                *i += 1
-            }
-        };
-        for f in self
-            .report
-            .findings
-            .iter_mut()
-            .chain(self.report.fired.iter_mut())
-        {
-            f.evidence.iter_mut().for_each(bump);
-        }
-        if let Some(h) = self.highlight.as_mut() {
-            bump(h);
-        }
-        let before = self.rows.partition_point(|&r| r < pos);
-        self.rebuild_rows();
-        if !self.follow && before < self.top {
-            self.top += 1;
-        }
-    }
-
-    /// Status facts that follow each event as it arrives.
-    fn observe(&mut self, e: &Event) {
-        self.phase = self.phase.step(e);
-        self.throughput.step(e);
-        if e.source == Source::Serial && self.serial_state == SerialState::Garbled {
-            self.readable_run = if e.kind == "garbage" {
-                0
-            } else {
-                self.readable_run + 1
-            };
-            if self.readable_run >= READABLE_RUN {
-                self.serial_state = SerialState::Open;
-            }
-        }
-    }
-
-    /// A note from a source or the loop.
-    pub fn note(&mut self, n: impl Into<String>) {
-        let n = n.into();
-        if let Some(s) = SerialState::from_note(&n) {
-            self.serial_state = s;
-            self.readable_run = 0;
-        }
-        self.message = Some(n.clone());
-        if !self.notes.contains(&n) {
-            self.notes.push(n);
-        }
-    }
-
-    /// Takes a fresh analysis. The timeline's events replace ours: they are the same
-    /// events in the same order, and the findings' evidence indices point into them.
-    pub fn set_analysis(&mut self, tl: Timeline, report: Report) {
-        self.events = tl.events;
-        self.facts = tl.facts;
-        self.report = report;
-        self.selected = self
-            .selected
-            .min(self.report.findings.len().saturating_sub(1));
-        self.rebuild_rows();
-    }
-
-    pub fn rebuild_rows(&mut self) {
-        let search = &self.search;
-        self.rows = (0..self.events.len())
-            .filter(|&i| search.shows(&self.events[i]))
-            .collect();
-        self.top = self.top.min(self.max_top());
     }
 }
 
 /// Scrolling and jumping.
 impl App {
     pub fn max_top(&self) -> usize {
-        self.rows.len().saturating_sub(self.page.max(1))
+        self.rows.all.len().saturating_sub(self.page.max(1))
     }
 
     /// The rows on screen for a list `height` rows tall.
     pub fn window(&self, height: usize) -> std::ops::Range<usize> {
-        let len = self.rows.len();
+        let len = self.rows.all.len();
         let start = if self.follow {
             len.saturating_sub(height)
         } else {
@@ -320,7 +257,7 @@ impl App {
             self.rebuild_rows();
             self.message = Some("filter turned off to show the evidence".into());
         }
-        let row = self.rows.partition_point(|&r| r < idx);
+        let row = self.rows.all.partition_point(|&r| r < idx);
         self.view = View::Timeline;
         self.highlight = Some(idx);
         self.follow = false;

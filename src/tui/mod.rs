@@ -11,6 +11,7 @@ mod export;
 pub mod keys;
 mod phase;
 mod progress;
+mod rows;
 mod run;
 mod search;
 mod term;
@@ -42,13 +43,18 @@ pub struct SourcesInfo {
     pub snapshot: PathBuf,
     /// The rules the live analysis runs (built-in plus `--rules`).
     pub rules: RuleSet,
+    /// How much of the session memory holds (`--window`); the rest is in `trace`.
+    pub window: crate::session::Window,
+    /// Where the full trace is written (`--export`), if anywhere.
+    pub trace: Option<PathBuf>,
     /// Set to reset the board through RTS; None unless the user allowed it
     /// (`--reset-key`), because a reset ends whatever the board was doing.
     pub reset: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl SourcesInfo {
-    /// No sources, built-in rules, snapshot to `ota-doctor-snapshot.jsonl`.
+    /// No sources, built-in rules, the default window, snapshot to
+    /// `ota-doctor-snapshot.jsonl`.
     pub fn new() -> SourcesInfo {
         SourcesInfo {
             serial: None,
@@ -57,6 +63,8 @@ impl SourcesInfo {
             device_ip: None,
             snapshot: PathBuf::from("ota-doctor-snapshot.jsonl"),
             rules: RuleSet::builtin(),
+            window: crate::session::Window::default(),
+            trace: None,
             reset: None,
         }
     }

@@ -28,6 +28,10 @@ const FRAME: Duration = Duration::from_millis(33);
 /// The rules run over the whole timeline; twice a second keeps findings fresh
 /// without spending the CPU a capture burst needs.
 const ANALYSIS_EVERY: Duration = Duration::from_millis(500);
+/// A full window makes one analysis cost a few hundred milliseconds
+/// (bench/session.sh prints it); waiting this many times its cost before the next
+/// caps analysis at about 5 % of a core.
+const ANALYSIS_SPACING: u32 = 20;
 /// Channel work per tick, so keys stay responsive during a burst of frames.
 const DRAIN_MAX: usize = 512;
 const DRAIN_FOR: Duration = Duration::from_millis(15);
@@ -113,7 +117,9 @@ struct Ticks {
     started: Instant,
     finished_at: Option<Instant>,
     analysed: Instant,
-    /// Events arrived since the last analysis.
+    /// What the last analysis took.
+    cost: Duration,
+    /// Events arrived since the last analysis; without them nothing is re-evaluated.
     stale: bool,
     /// Something visible changed since the last frame.
     dirty: bool,
@@ -127,6 +133,7 @@ impl Ticks {
             started: now,
             finished_at: None,
             analysed: now,
+            cost: Duration::ZERO,
             stale: false,
             // The first frame is drawn before anything arrives.
             dirty: true,
@@ -151,9 +158,11 @@ fn live_loop<B: Backend>(
         if !open {
             return Ok(());
         }
-        if t.stale && t.analysed.elapsed() >= ANALYSIS_EVERY {
+        if t.stale && t.analysed.elapsed() >= ANALYSIS_EVERY.max(t.cost * ANALYSIS_SPACING) {
+            let began = Instant::now();
             analyse(feed.session, app, info);
             t.analysed = Instant::now();
+            t.cost = t.analysed - began;
             t.stale = false;
             t.dirty = true;
         }
@@ -167,9 +176,7 @@ fn live_loop<B: Backend>(
             t.dirty = true;
             match handle(app, ev) {
                 Some(Action::Quit) => return Ok(()),
-                Some(Action::Export) => {
-                    app.message = Some(export::snapshot(&info.snapshot, app.events()))
-                }
+                Some(Action::Export) => app.message = Some(snapshot(app, info)),
                 Some(Action::Reset) => app.message = Some(reset(info)),
                 None => {}
             }
@@ -264,6 +271,15 @@ fn term_error(e: impl std::error::Error) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+/// `e`: what memory holds, saying so when that is not the whole session.
+fn snapshot(app: &App, info: &SourcesInfo) -> String {
+    let done = export::snapshot(&info.snapshot, app.events());
+    match app.held_note() {
+        Some(held) => format!("{done} ({held})"),
+        None => done,
+    }
+}
+
 /// Asks the serial reader to pulse RTS, if the user allowed resets.
 pub fn reset(info: &SourcesInfo) -> String {
     match &info.reset {
@@ -315,9 +331,7 @@ pub fn browse<B: Backend>(
         t.dirty = true;
         match handle(app, ev) {
             Some(Action::Quit) => return Ok(()),
-            Some(Action::Export) => {
-                app.message = Some(export::snapshot(&info.snapshot, app.events()))
-            }
+            Some(Action::Export) => app.message = Some(snapshot(app, info)),
             Some(Action::Reset) => app.message = Some(reset(info)),
             None => {}
         }

@@ -21,6 +21,7 @@
 
 use super::auth::{self, Check, Password};
 use super::packet::{FIN, Layer, Packet, RST, SYN};
+use super::ports::PortSet;
 use super::stream::Stream;
 use crate::event::{Event, Source};
 use std::net::Ipv4Addr;
@@ -187,6 +188,8 @@ pub struct Decoder {
     sessions: Vec<Session>,
     dropped: usize,
     unchecked: bool,
+    /// Both ports of every session: a segment needs both in here to be one of theirs.
+    ports: PortSet,
 }
 
 fn ev(kind: &str, s: &Session, text: String) -> Event {
@@ -231,12 +234,11 @@ impl Decoder {
         else {
             return;
         };
-        let up = self.sessions.iter().rposition(|s| {
-            (s.host, s.host_port, s.device, s.device_port) == (p.src, sport, p.dst, dport)
-        });
-        let down = self.sessions.iter().rposition(|s| {
-            (s.host, s.host_port, s.device, s.device_port) == (p.dst, dport, p.src, sport)
-        });
+        let (up, down) = if self.ports.contains(sport) && self.ports.contains(dport) {
+            self.find(p, sport, dport)
+        } else {
+            (None, None)
+        };
         let (i, from_host) = match (up, down) {
             (Some(i), _) => (i, true),
             (_, Some(i)) => (i, false),
@@ -276,6 +278,17 @@ impl Decoder {
         }
     }
 
+    /// The session this segment goes up (host → device) or down in, latest first.
+    fn find(&self, p: &Packet<'_>, sport: u16, dport: u16) -> (Option<usize>, Option<usize>) {
+        let up = self.sessions.iter().rposition(|s| {
+            (s.host, s.host_port, s.device, s.device_port) == (p.src, sport, p.dst, dport)
+        });
+        let down = self.sessions.iter().rposition(|s| {
+            (s.host, s.host_port, s.device, s.device_port) == (p.dst, dport, p.src, sport)
+        });
+        (up, down)
+    }
+
     fn start(
         &mut self,
         host: Ipv4Addr,
@@ -288,7 +301,14 @@ impl Decoder {
             let i = self.sessions.iter().position(|s| s.over).unwrap_or(0);
             self.sessions.remove(i);
             self.dropped += 1;
+            let ports = self
+                .sessions
+                .iter()
+                .flat_map(|s| [s.host_port, s.device_port]);
+            self.ports.rebuild(ports);
         }
+        self.ports.insert(host_port);
+        self.ports.insert(device_port);
         let mut up = Stream::default();
         // Start the stream just before the magic, so the magic is its first bytes.
         up.accept(seq.wrapping_sub(1), true, &[]);

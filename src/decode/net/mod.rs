@@ -8,6 +8,7 @@ pub mod esphome;
 pub mod ota;
 pub mod packet;
 pub mod pcap;
+mod ports;
 mod stream;
 
 use super::DecodedLog;
@@ -25,47 +26,112 @@ pub fn decode_capture_with(
     bytes: &[u8],
     opts: &Options,
 ) -> Result<(DecodedLog, usize), pcap::PcapError> {
-    let cap = pcap::read(bytes)?;
-    let mut dec = ota::OtaDecoder::with_options(opts.clone());
-    let mut arp = arp::ArpWatch::new();
-    let mut log = DecodedLog {
-        clock: Some(Clock::Epoch),
-        ..DecodedLog::default()
-    };
-    let mut last: Option<&pcap::Frame<'_>> = None;
-    let (mut packets, mut fragments) = (0, 0);
-    for f in &cap.frames {
-        // On `lo` every frame is captured twice (out and in): drop the echo.
-        if last.is_some_and(|l| l.data == f.data && f.t_us - l.t_us < 1000) {
-            continue;
+    decode_frames(pcap::Reader::with_capacity(bytes, bytes.len()), opts)
+}
+
+/// As [`decode_capture_with`], reading the capture from `src` front to back through a
+/// fixed buffer: memory does not grow with the size of the file. Returns the events and
+/// how many packets (IPv4 and ARP) were decoded.
+pub fn decode_stream(
+    src: impl std::io::Read,
+    opts: &Options,
+) -> Result<(DecodedLog, usize), pcap::PcapError> {
+    decode_frames(pcap::Reader::new(src), opts)
+}
+
+fn decode_frames<R: std::io::Read>(
+    frames: Result<pcap::Reader<R>, pcap::PcapError>,
+    opts: &Options,
+) -> Result<(DecodedLog, usize), pcap::PcapError> {
+    let mut frames = frames?;
+    let mut d = Decoder::new(opts);
+    while let Some(f) = frames.next_frame()? {
+        d.frame(&f);
+    }
+    let mut log = d.finish();
+    if let Some(why) = frames.truncated() {
+        log.notes.insert(
+            0,
+            format!("the capture is incomplete ({why}); every complete frame before that was used"),
+        );
+    }
+    log.notes.extend(frames.notes());
+    Ok((log, d.packets))
+}
+
+/// The state of one capture's decoding, fed frame by frame.
+struct Decoder {
+    ota: ota::OtaDecoder,
+    arp: arp::ArpWatch,
+    events: Vec<crate::event::Event>,
+    end: i64,
+    packets: usize,
+    fragments: usize,
+    /// IPv4 frames whose header lengths do not add up: count, and the first one's defect.
+    defects: usize,
+    first_defect: Option<(usize, String)>,
+    frames: usize,
+}
+
+impl Decoder {
+    fn new(opts: &Options) -> Decoder {
+        Decoder {
+            ota: ota::OtaDecoder::with_options(opts.clone()),
+            arp: arp::ArpWatch::new(),
+            events: Vec::new(),
+            end: 0,
+            packets: 0,
+            fragments: 0,
+            defects: 0,
+            first_defect: None,
+            frames: 0,
         }
-        last = Some(f);
+    }
+
+    fn frame(&mut self, f: &pcap::Frame<'_>) {
+        self.frames += 1;
+        self.end = self.end.max(f.t_us);
+        if f.echo {
+            return;
+        }
         if let Some(p) = packet::parse(f.link, f.data) {
-            packets += 1;
-            log.events.extend(dec.packet(f.t_us, &p));
-        } else if arp.frame(f.t_us, f.link, f.data) {
-            packets += 1;
+            self.packets += 1;
+            self.ota.packet_into(f.t_us, &p, &mut self.events);
+        } else if self.arp.frame(f.t_us, f.link, f.data) {
+            self.packets += 1;
         } else if packet::is_fragment(f.link, f.data) {
-            fragments += 1;
+            self.fragments += 1;
+        } else if let Some(why) = packet::defect(f.link, f.data) {
+            self.defects += 1;
+            self.first_defect.get_or_insert((self.frames, why));
         }
     }
-    let end = cap.frames.iter().map(|f| f.t_us).max().unwrap_or(0);
-    log.events.extend(dec.finish(end));
-    log.events.extend(arp.finish());
-    log.end_us = Some(end);
-    log.events.sort_by_key(|e| e.t_us);
-    if let Some(why) = cap.truncated {
-        log.notes.push(format!(
-            "the capture is incomplete ({why}); every complete frame before that was used"
-        ));
+
+    fn finish(&mut self) -> DecodedLog {
+        let mut log = DecodedLog {
+            clock: Some(Clock::Epoch),
+            end_us: Some(self.end),
+            ..DecodedLog::default()
+        };
+        log.events = std::mem::take(&mut self.events);
+        log.events.extend(self.ota.finish(self.end));
+        log.events.extend(self.arp.finish());
+        log.events.sort_by_key(|e| e.t_us);
+        if self.fragments > 0 {
+            log.notes.push(format!(
+                "{} IP fragment(s) were skipped: fragments are not reassembled (OTA messages are far smaller than a frame, so real OTA traffic is never fragmented)",
+                self.fragments
+            ));
+        }
+        if let Some((n, why)) = &self.first_defect {
+            log.notes.push(format!(
+                "{} IPv4 packet(s) were skipped because their header lengths do not add up (the first, frame {n}: {why}); a capture taken with a small snapshot length (tcpdump -s) cuts headers, so capture with the default",
+                self.defects
+            ));
+        }
+        log.notes.extend(self.ota.notes());
+        log
     }
-    if fragments > 0 {
-        log.notes.push(format!(
-            "{fragments} IP fragment(s) were skipped: fragments are not reassembled (OTA messages are far smaller than a frame, so real OTA traffic is never fragmented)"
-        ));
-    }
-    log.notes.extend(dec.notes());
-    Ok((log, packets))
 }
 
 #[cfg(test)]

@@ -103,6 +103,60 @@ pub fn is_fragment(link: LinkType, frame: &[u8]) -> bool {
             .is_some_and(|b| b >> 4 == 4)
 }
 
+/// Why an IPv4 frame that [`parse`] skipped could not be read, when the reason is a
+/// header length that does not add up (rather than a protocol that is not decoded).
+pub fn defect(link: LinkType, frame: &[u8]) -> Option<String> {
+    let ip = ip_payload(link, frame)?;
+    let first = *ip.first()?;
+    if first >> 4 != 4 {
+        return None;
+    }
+    let ihl = usize::from(first & 0x0F) * 4;
+    let Some(total) = ip
+        .get(2..4)
+        .map(|t| usize::from(u16::from_be_bytes([t[0], t[1]])))
+    else {
+        return Some(format!("IPv4 header cut off after {} byte(s)", ip.len()));
+    };
+    if ihl < 20 {
+        return Some(format!("IPv4 header length {ihl}, below the minimum of 20"));
+    }
+    if ihl > ip.len() {
+        return Some(format!(
+            "IPv4 header length {ihl}, beyond the {} byte(s) captured",
+            ip.len()
+        ));
+    }
+    if total < ihl {
+        return Some(format!(
+            "IPv4 total length {total}, shorter than its own header ({ihl})"
+        ));
+    }
+    let body = &ip[ihl..total.min(ip.len())];
+    match ip[9] {
+        17 if body.len() < 8 => Some(format!("UDP header cut off after {} byte(s)", body.len())),
+        6 => tcp_defect(body),
+        _ => None,
+    }
+}
+
+fn tcp_defect(body: &[u8]) -> Option<String> {
+    let Some(&b) = body.get(12) else {
+        return Some(format!("TCP header cut off after {} byte(s)", body.len()));
+    };
+    let off = usize::from(b >> 4) * 4;
+    if off < 20 {
+        Some(format!("TCP data offset {off}, below the minimum of 20"))
+    } else if off > body.len() {
+        Some(format!(
+            "TCP header length {off}, beyond the {} byte(s) of the segment",
+            body.len()
+        ))
+    } else {
+        None
+    }
+}
+
 fn ipv4(ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8, &[u8])> {
     let first = *ip.first()?;
     let ihl = usize::from(first & 0x0F) * 4;

@@ -1,8 +1,16 @@
-//! pcap and pcapng files → frames with timestamps. Pure: works on a byte slice.
+//! pcap and pcapng files → frames with timestamps, either from a byte slice ([`read`])
+//! or streamed from any reader through a fixed buffer ([`Reader`]).
 //!
 //! A capture cut short (the capturing process was killed, a download broke) is normal
 //! input: reading stops at the first incomplete record and says so, keeping every
 //! complete frame before it. Lengths in the file are never trusted beyond the data.
+
+mod format;
+mod reader;
+
+pub use format::{MAX_BLOCK, MAX_FRAME};
+use format::{Parser, Step};
+pub use reader::Reader;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkType {
@@ -50,6 +58,9 @@ pub struct Frame<'a> {
     pub t_us: i64,
     pub link: LinkType,
     pub data: &'a [u8],
+    /// The same bytes as the previous frame that was not an echo, less than 1 ms
+    /// later: on `lo` every frame is captured twice (out and in).
+    pub echo: bool,
 }
 
 #[derive(Debug, Default)]
@@ -57,186 +68,88 @@ pub struct Capture<'a> {
     pub frames: Vec<Frame<'a>>,
     /// Why reading stopped early, if it did.
     pub truncated: Option<String>,
+    /// What looked wrong in the records that were read.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, PartialEq)]
 pub enum PcapError {
     NotACapture,
+    /// The file could not be read (the operating system's words, with the offset).
+    Io(String),
 }
 
 impl std::fmt::Display for PcapError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("not a pcap or pcapng file (unknown magic number)")
+        match self {
+            PcapError::NotACapture => {
+                f.write_str("not a pcap or pcapng file (unknown magic number)")
+            }
+            PcapError::Io(e) => f.write_str(e),
+        }
     }
 }
 
-/// Reads a whole capture held in memory.
+/// How far (in bytes of file) an echo may be from its original. On `lo` it follows it
+/// directly; the limit lets the streaming reader keep the original in its buffer.
+const ECHO_GAP: usize = MAX_BLOCK;
+
+/// Whether a frame repeats `prev` (time, data) as `lo` captures do; `gap` is the number
+/// of bytes between them in the file. Times are compared first: that is cheap and
+/// almost always settles it.
+fn is_echo(prev: Option<(i64, &[u8])>, gap: usize, t_us: i64, data: &[u8]) -> bool {
+    prev.is_some_and(|(pt, pd)| t_us.saturating_sub(pt) < 1000 && gap <= ECHO_GAP && pd == data)
+}
+
+/// Reads a whole capture held in memory; frames borrow from `b`.
 pub fn read(b: &[u8]) -> Result<Capture<'_>, PcapError> {
-    match b.get(..4) {
-        Some([0x0A, 0x0D, 0x0D, 0x0A]) => Ok(read_pcapng(b)),
-        Some(m) => {
-            let magic = [m[0], m[1], m[2], m[3]];
-            let (le, nanos) = match magic {
-                [0xD4, 0xC3, 0xB2, 0xA1] => (true, false),
-                [0xA1, 0xB2, 0xC3, 0xD4] => (false, false),
-                [0x4D, 0x3C, 0xB2, 0xA1] => (true, true),
-                [0xA1, 0xB2, 0x3C, 0x4D] => (false, true),
-                _ => return Err(PcapError::NotACapture),
-            };
-            Ok(read_pcap(b, le, nanos))
-        }
-        None => Err(PcapError::NotACapture),
-    }
-}
-
-fn u32_at(b: &[u8], at: usize, le: bool) -> Option<u32> {
-    let s: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
-    Some(if le {
-        u32::from_le_bytes(s)
-    } else {
-        u32::from_be_bytes(s)
-    })
-}
-
-fn u16_at(b: &[u8], at: usize, le: bool) -> Option<u16> {
-    let s: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
-    Some(if le {
-        u16::from_le_bytes(s)
-    } else {
-        u16::from_be_bytes(s)
-    })
-}
-
-fn read_pcap(b: &[u8], le: bool, nanos: bool) -> Capture<'_> {
+    let mut p =
+        Parser::new(b.get(..4).ok_or(PcapError::NotACapture)?).ok_or(PcapError::NotACapture)?;
     let mut cap = Capture::default();
-    let Some(link) = u32_at(b, 20, le) else {
-        cap.truncated = Some("the file ends inside its header".into());
-        return cap;
-    };
-    let link = LinkType::from_code(link & 0x0FFF_FFFF);
-    let mut at = 24;
-    while at < b.len() {
-        let (Some(sec), Some(frac), Some(incl)) = (
-            u32_at(b, at, le),
-            u32_at(b, at + 4, le),
-            u32_at(b, at + 8, le),
-        ) else {
-            cap.truncated = Some(format!("the file ends inside a record header at byte {at}"));
-            break;
-        };
-        let start = at + 16;
-        let Some(data) = b.get(start..start.saturating_add(incl as usize)) else {
-            cap.truncated = Some(format!("the last frame is cut off at byte {start}"));
-            break;
-        };
-        let frac_us = if nanos {
-            i64::from(frac) / 1000
-        } else {
-            i64::from(frac)
-        };
-        cap.frames.push(Frame {
-            t_us: i64::from(sec) * 1_000_000 + frac_us,
-            link,
-            data,
-        });
-        at = start + incl as usize;
-    }
-    cap
-}
-
-struct Iface {
-    link: LinkType,
-    /// Timestamp units per second.
-    units: u64,
-}
-
-fn read_pcapng(b: &[u8]) -> Capture<'_> {
-    let mut cap = Capture::default();
-    let mut ifaces: Vec<Iface> = Vec::new();
-    let mut le = true;
     let mut at = 0;
-    while at < b.len() {
-        if b.get(at..at + 4) == Some(&[0x0A, 0x0D, 0x0D, 0x0A]) {
-            // Section header: its byte-order magic decides the endianness.
-            le = b.get(at + 8..at + 12) == Some(&[0x4D, 0x3C, 0x2B, 0x1A]);
-            ifaces.clear();
-        }
-        let (Some(kind), Some(len)) = (u32_at(b, at, le), u32_at(b, at + 4, le)) else {
-            cap.truncated = Some(format!("the file ends inside a block header at byte {at}"));
-            break;
-        };
-        let len = len as usize;
-        let Some(block) = b
-            .get(at..at.saturating_add(len))
-            .filter(|_| len >= 12 && len.is_multiple_of(4))
-        else {
-            cap.truncated = Some(format!(
-                "a block at byte {at} is cut off or has a bad length ({len})"
-            ));
-            break;
-        };
-        match kind {
-            1 => ifaces.push(interface(block, le)),
-            6 => {
-                if let Some(f) = enhanced_packet(block, le, &ifaces) {
-                    cap.frames.push(f);
+    // The last frame that was not an echo, and where its data ends.
+    let mut prev: Option<(i64, &[u8])> = None;
+    let mut prev_end = 0;
+    while at < b.len() || p.in_header() {
+        let rest = &b[at..];
+        match p.step(rest, at as u64) {
+            Step::Frame {
+                t_us,
+                link,
+                data,
+                len,
+            } => {
+                let (start, end) = (at + data.start, at + data.end);
+                let data = &b[start..end];
+                let echo = is_echo(prev, start - prev_end, t_us, data);
+                if !echo {
+                    (prev, prev_end) = (Some((t_us, data)), end);
                 }
+                cap.frames.push(Frame {
+                    t_us,
+                    link,
+                    data,
+                    echo,
+                });
+                at += len;
             }
-            3 => {
-                if let (Some(i), Some(orig)) = (ifaces.first(), u32_at(block, 8, le)) {
-                    let end = (12 + orig as usize).min(len - 4);
-                    cap.frames.push(Frame {
-                        t_us: 0,
-                        link: i.link,
-                        data: &block[12.min(end)..end],
-                    });
-                }
+            Step::Skip(n) if n <= rest.len() => at += n,
+            Step::Skip(_) => {
+                cap.truncated = Some(format::Cut::Block.message(at as u64));
+                break;
             }
-            _ => {}
+            Step::Need(_, cut) => {
+                cap.truncated = Some(cut.message(at as u64));
+                break;
+            }
+            Step::Stop(why) => {
+                cap.truncated = Some(why);
+                break;
+            }
         }
-        at += len;
     }
-    cap
-}
-
-fn interface(block: &[u8], le: bool) -> Iface {
-    let link = LinkType::from_code(u32::from(u16_at(block, 8, le).unwrap_or(1)));
-    let mut units = 1_000_000u64;
-    // Options start after link type, reserved and snaplen; if_tsresol is code 9.
-    let mut at = 16;
-    while let (Some(code), Some(olen)) = (u16_at(block, at, le), u16_at(block, at + 2, le)) {
-        if code == 0 {
-            break;
-        }
-        if code == 9
-            && let Some(&r) = block.get(at + 4)
-        {
-            let exp = u32::from(r & 0x7F).min(18);
-            units = if r & 0x80 == 0 {
-                10u64.pow(exp)
-            } else {
-                1u64 << exp.min(62)
-            };
-        }
-        at += 4 + (olen as usize).div_ceil(4) * 4;
-    }
-    Iface {
-        link,
-        units: units.max(1),
-    }
-}
-
-fn enhanced_packet<'a>(block: &'a [u8], le: bool, ifaces: &[Iface]) -> Option<Frame<'a>> {
-    let iface = ifaces.get(u32_at(block, 8, le)? as usize)?;
-    let ts = (u64::from(u32_at(block, 12, le)?) << 32) | u64::from(u32_at(block, 16, le)?);
-    let caplen = u32_at(block, 20, le)? as usize;
-    let data = block.get(28..28usize.checked_add(caplen)?)?;
-    let t_us = (u128::from(ts) * 1_000_000 / u128::from(iface.units)).min(i64::MAX as u128) as i64;
-    Some(Frame {
-        t_us,
-        link: iface.link,
-        data,
-    })
+    cap.notes = p.notes();
+    Ok(cap)
 }
 
 #[cfg(test)]

@@ -129,9 +129,9 @@ fn evidence(app: &App, f: &Finding) -> Vec<Line<'static>> {
             Style::default().add_modifier(Modifier::BOLD),
         ),
     ];
-    let mut ev = f.evidence.clone();
-    ev.sort_unstable();
-    for &i in ev
+    // Sorted when the analysis arrived (App::set_analysis).
+    for &i in f
+        .evidence
         .iter()
         .filter(|&&i| i < app.events().len())
         .take(EVIDENCE_SHOWN)

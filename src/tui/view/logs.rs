@@ -4,7 +4,6 @@
 
 use super::lines::{Columns, event_line};
 use super::{WIDE, pane};
-use crate::event::Source;
 use crate::tui::app::App;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -30,22 +29,15 @@ pub fn render(f: &mut Frame, app: &App, body: Rect) {
         Some(i) => format!(" Network ({i}) + uploader "),
         None => " Network + uploader ".to_string(),
     };
-    draw(f, app, left, serial, &[Source::Serial], Columns::Text);
-    draw(
-        f,
-        app,
-        right,
-        net,
-        &[Source::Net, Source::Host],
-        Columns::Kind,
-    );
+    draw(f, app, left, serial, true, Columns::Text);
+    draw(f, app, right, net, false, Columns::Kind);
 }
 
-fn draw(f: &mut Frame, app: &App, area: Rect, title: String, want: &[Source], cols: Columns) {
+fn draw(f: &mut Frame, app: &App, area: Rect, title: String, serial: bool, cols: Columns) {
     let height = usize::from(area.height.saturating_sub(2));
-    let lines: Vec<_> = pick(app, want, height)
-        .into_iter()
-        .map(|i| event_line(app, i, cols))
+    let lines: Vec<_> = pick(app, serial, height)
+        .iter()
+        .map(|&i| event_line(app, i, cols))
         .collect();
     let p = if lines.is_empty() {
         Paragraph::new("  (nothing yet)")
@@ -55,28 +47,16 @@ fn draw(f: &mut Frame, app: &App, area: Rect, title: String, want: &[Source], co
     f.render_widget(p.block(pane(title)), area);
 }
 
-/// Up to `height` events of the wanted sources: the newest when following, else
-/// those from the paused row on.
-fn pick(app: &App, want: &[Source], height: usize) -> Vec<usize> {
-    let of = |i: &&usize| want.contains(&app.events()[**i].source);
-    if app.follow {
-        let mut v: Vec<usize> = app
-            .rows()
-            .iter()
-            .rev()
-            .filter(of)
-            .take(height)
-            .copied()
-            .collect();
-        v.reverse();
-        v
+/// Up to `height` rows of one pane: the newest when following, else those from the
+/// paused row of the merged timeline on. A binary search, not a scan: the pane's
+/// source may be rare among a million lines.
+fn pick(app: &App, serial: bool, height: usize) -> &[usize] {
+    let list = app.pane_rows(serial);
+    let from = if app.follow {
+        list.len().saturating_sub(height)
     } else {
-        let from = app.top.min(app.rows().len());
-        app.rows()[from..]
-            .iter()
-            .filter(of)
-            .take(height)
-            .copied()
-            .collect()
-    }
+        let anchor = app.rows().get(app.top).copied().unwrap_or(usize::MAX);
+        list.partition_point(|&i| i < anchor)
+    };
+    &list[from..(from + height).min(list.len())]
 }

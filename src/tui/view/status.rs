@@ -161,6 +161,8 @@ pub fn footer(f: &mut Frame, app: &App, area: Rect) {
         Line::styled(err.clone(), Style::default().fg(Color::Red))
     } else if let Some(m) = &app.message {
         Line::styled(m.clone(), Style::default().fg(Color::Yellow))
+    } else if let Some(held) = app.held_note() {
+        Line::styled(format!("{held} · ? help"), Style::default().fg(Color::Gray))
     } else {
         Line::styled(
             "q quit · space pause · / search · f filter · Tab view · Enter evidence · t time · e export · ? help",

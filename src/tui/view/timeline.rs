@@ -17,6 +17,10 @@ pub fn render(f: &mut Frame, app: &App, area: Rect) {
         app.rows().len(),
         if app.search.filter { " (filtered)" } else { "" }
     );
+    let title = match app.seen().checked_sub(app.events().len()) {
+        Some(gone @ 1..) => format!("{title}· {gone} older events not in memory "),
+        _ => title,
+    };
     let lines: Vec<_> = app.rows()[win]
         .iter()
         .map(|&i| event_line(app, i, Columns::All))

@@ -15,6 +15,7 @@ mod udp;
 use super::auth::Password;
 use super::esphome;
 use super::packet::{Layer, Packet, Quoted};
+use super::ports::PortSet;
 use crate::event::{Event, Source};
 use std::net::Ipv4Addr;
 
@@ -67,6 +68,9 @@ pub struct OtaDecoder {
     dropped: usize,
     notes: Vec<String>,
     esphome: esphome::Decoder,
+    /// The sessions' uploader (TCP) and device (UDP) ports: most traffic is not OTA.
+    host_ports: PortSet,
+    device_ports: PortSet,
 }
 
 fn net(kind: &str, text: String) -> Event {
@@ -89,23 +93,29 @@ impl OtaDecoder {
     /// Feeds one packet captured at `t_us`; returns the events it completes.
     pub fn packet(&mut self, t_us: i64, p: &Packet<'_>) -> Vec<Event> {
         let mut out = Vec::new();
+        self.packet_into(t_us, p, &mut out);
+        out
+    }
+
+    /// As [`OtaDecoder::packet`], appending to `out` (no vector per packet).
+    pub fn packet_into(&mut self, t_us: i64, p: &Packet<'_>, out: &mut Vec<Event>) {
+        let first = out.len();
         match &p.layer {
             Layer::Udp {
                 sport,
                 dport,
                 payload,
-            } => self.udp(t_us, p, *sport, *dport, payload, &mut out),
+            } => self.udp(t_us, p, *sport, *dport, payload, out),
             Layer::Tcp { .. } => {
-                if !self.tcp(t_us, p, &mut out) {
-                    self.esphome.packet(p, &mut out);
+                if !self.tcp(t_us, p, out) {
+                    self.esphome.packet(p, out);
                 }
             }
             Layer::IcmpUnreachable { code, orig } => out.push(self.icmp(p, *code, orig.as_ref())),
         }
-        for e in &mut out {
+        for e in &mut out[first..] {
             e.t_us = t_us;
         }
-        out
     }
 
     /// Ends the capture: unanswered connection attempts are time-outs, transfers still
@@ -148,7 +158,13 @@ impl OtaDecoder {
                 .unwrap_or(0);
             self.sessions.remove(i);
             self.dropped += 1;
+            self.host_ports
+                .rebuild(self.sessions.iter().map(|s| s.host_port));
+            self.device_ports
+                .rebuild(self.sessions.iter().map(|s| s.device_port));
         }
+        self.host_ports.insert(s.host_port);
+        self.device_ports.insert(s.device_port);
         self.sessions.push(s);
     }
 

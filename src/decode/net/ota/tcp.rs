@@ -73,6 +73,9 @@ impl OtaDecoder {
         else {
             return false;
         };
+        if !self.host_ports.contains(dport) && !self.host_ports.contains(sport) {
+            return false;
+        }
         let seg = Seg {
             sport,
             dport,

@@ -447,4 +447,9 @@ fn thousands_of_invitations_stay_bounded() {
     }
     assert!(d.sessions.len() <= MAX_SESSIONS);
     assert!(d.notes().iter().any(|n| n.contains("only the latest 256")));
+    // The port filter forgets dropped attempts and keeps every followed one.
+    for port in 10000..15000u16 {
+        let followed = d.sessions.iter().any(|s| s.host_port == port);
+        assert_eq!(d.host_ports.contains(port), followed, "port {port}");
+    }
 }

@@ -47,9 +47,15 @@ impl OtaDecoder {
         payload: &[u8],
         out: &mut Vec<Event>,
     ) {
-        if let Some(inv) = invite(payload) {
+        // The first byte rules out most datagrams before a regex (and its allocation).
+        let first = payload.first().copied();
+        if let Some(b'0' | b'1') = first
+            && let Some(inv) = invite(payload)
+        {
             out.push(self.invitation(t, p, sport, dport, inv));
-        } else if let Some(c) = AUTH.captures(payload) {
+        } else if first == Some(b'2')
+            && let Some(c) = AUTH.captures(payload)
+        {
             let cnonce = String::from_utf8_lossy(&c[1]).into_owned();
             let response = String::from_utf8_lossy(&c[2]).into_owned();
             out.push(self.answer(t, p, sport, dport, &cnonce, &response));
@@ -199,6 +205,9 @@ impl OtaDecoder {
         dport: u16,
         payload: &[u8],
     ) -> Option<Event> {
+        if !self.device_ports.contains(sport) {
+            return None;
+        }
         let pos = self.sessions.iter().rposition(|s| {
             s.device == p.src
                 && s.device_port == sport
