@@ -4,7 +4,8 @@
 # run on the same generated log. A benchmark, not a test: it prints numbers, checks the
 # diagnosis, and fails only if it cannot measure. See README.md, "Benchmarks".
 #
-# Settings (environment): SIZE_MB=1000 SEED=1 RUNS=3
+# Settings (environment): SIZE_MB=1000 SEED=1 RUNS=3 SMALL_MB=200 (RSS is also taken on
+#   the first SMALL_MB of the log, to show it does not grow with the size)
 #   BENCH_DIR=${TMPDIR:-/tmp}/ota-doctor-bench  where the log is written
 #   KEEP=1        keep the log (and reuse it next time when size, seed and generator match)
 #   GREP_UTF8=1   also time grep in the current (UTF-8) locale, once: it is much slower
@@ -17,6 +18,9 @@ RUNS=${RUNS:-3}
 KEEP=${KEEP:-0}
 WORK=${BENCH_DIR:-${TMPDIR:-/tmp}/ota-doctor-bench}
 LOG=$WORK/big-serial.log
+# Peak RSS is also taken on the first SMALL_MB of the log: it must not grow with size.
+SMALL_MB=${SMALL_MB:-200}
+SMALL=$WORK/head-serial.log
 PATS=$WORK/patterns.ere
 
 if [[ -x /usr/bin/time ]] && /usr/bin/time -f %M true >/dev/null 2>&1; then
@@ -29,7 +33,7 @@ fi
 mkdir -p "$WORK"
 cleanup() {
   if [[ $KEEP != 1 ]]; then
-    rm -f "$LOG" "$LOG.manifest" "$LOG.gen" "$PATS" "$WORK/log-report.txt" "$WORK/log-rss" "$WORK/log-out" \
+    rm -f "$LOG" "$LOG.manifest" "$LOG.gen" "$PATS" "$WORK/log-report.txt" "$WORK/log-rss" "$WORK/log-out" "$SMALL" \
       "$WORK"/log-*.err
     rmdir "$WORK" 2>/dev/null || true
   fi
@@ -104,6 +108,9 @@ measure ota-doctor "$RUNS" "$OTA" analyze --serial-log "$LOG"
 OTA_S=$MED_S OTA_U=$USER_S OTA_RSS=$RSS_MB
 measure grep-C "$RUNS" env LC_ALL=C grep -E -c -f "$PATS" "$LOG"
 GC_S=$MED_S GC_U=$USER_S
+head -c "$((SMALL_MB * 1000000))" "$LOG" >"$SMALL"
+measure ota-doctor-small 1 "$OTA" analyze --serial-log "$SMALL"
+SMALL_RSS=$RSS_MB
 GU_S=-
 if [[ ${GREP_UTF8:-0} == 1 ]]; then
   measure grep-utf8 1 grep -E -c -f "$PATS" "$LOG"
@@ -142,6 +149,6 @@ echo "RESULT log-analyze: ota-doctor $OTA_S s vs grep -E -c $GC_S s (LC_ALL=C) =
 if [[ $GU_S != - ]]; then
   echo "RESULT log-analyze-utf8: ota-doctor $OTA_S s vs grep -E -c $GU_S s (UTF-8 locale) = $(speed "$OTA_S" "$GU_S")x grep's speed"
 fi
-echo "RESULT log-rss: $OTA_RSS MB peak for a $(mb "$BYTES") MB log ($(awk -v r="$OTA_RSS" -v h="$held" 'BEGIN { printf "%d", r * 1048576 / (h > 0 ? h : 1) }') bytes/event held, $held events held of $lines)"
+echo "RESULT log-rss: $OTA_RSS MB peak for a $(mb "$BYTES") MB log, $SMALL_RSS MB for its first $SMALL_MB MB ($(awk -v r="$OTA_RSS" -v h="$held" 'BEGIN { printf "%d", r * 1048576 / (h > 0 ? h : 1) }') bytes/event held, $held events held of $lines)"
 echo "RESULT log-diagnosis: $mark (expected $expect, found ${found:-nothing})"
 [[ $mark == ok ]]
