@@ -158,7 +158,7 @@ fn ambiguity_notes(findings: &[Finding]) -> Vec<String> {
 
 fn input_notes(tl: &Timeline, findings: &[Finding]) -> Vec<String> {
     let mut notes = Vec::new();
-    let garbage = tl.events.iter().filter(|e| e.kind == "garbage").count();
+    let garbage = tl.count_kind("garbage");
     let serial = tl.count(Source::Serial);
     if garbage > 0 && garbage * 2 > serial {
         notes.push(format!(

@@ -92,6 +92,17 @@ pub struct RuleDirs {
 pub enum RulesCommand {
     /// List the loaded rules.
     List(RuleDirs),
+    /// Debugging and benchmarks: the patterns each serial line is tested with before it
+    /// is decoded (recognisers and rule regexes), one per line.
+    #[command(hide = true)]
+    Patterns {
+        /// As POSIX extended regexes for `grep -E -f`; the ones that have no ERE form
+        /// are named on stderr.
+        #[arg(long)]
+        grep: bool,
+        #[command(flatten)]
+        rules: RuleDirs,
+    },
     /// Check rule files; errors name file, line and field. With PATHS, checks only those.
     Check {
         paths: Vec<PathBuf>,

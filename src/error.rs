@@ -51,7 +51,8 @@ pub fn open_input(path: &std::path::Path, what: &str) -> Result<std::fs::File, U
     std::fs::File::open(path).map_err(|e| input_error(path, what, e))
 }
 
-fn input_error(path: &std::path::Path, what: &str, e: std::io::Error) -> UserError {
+/// Why an input file could not be read, with what to do about it.
+pub fn input_error(path: &std::path::Path, what: &str, e: std::io::Error) -> UserError {
     let base = UserError::new(format!("cannot read {what} `{}`: {e}", path.display()));
     match e.kind() {
         std::io::ErrorKind::NotFound => base.hint("check the path; save the log to a file first (e.g. copy the terminal output into a .log file)"),

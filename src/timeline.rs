@@ -21,6 +21,8 @@ pub struct Timeline {
     pub end_us: i64,
     /// Packets read from captures (most are not OTA events).
     pub packets: usize,
+    /// Log lines read but not held (thinned plain output), by source and kind.
+    pub unheld: BTreeMap<(Source, String), usize>,
 }
 
 /// Collects inputs, then builds the [`Timeline`].
@@ -31,6 +33,7 @@ pub struct Builder {
     sources: BTreeSet<Source>,
     end_us: Option<i64>,
     packets: usize,
+    unheld: BTreeMap<(Source, String), usize>,
 }
 
 impl Builder {
@@ -85,6 +88,9 @@ impl Builder {
             }
         }
         for (src, log) in std::mem::take(&mut self.logs) {
+            for (kind, n) in &log.unheld {
+                *self.unheld.entry((src, kind.clone())).or_default() += n;
+            }
             match log.clock {
                 None => untimed.push((src, log.events)),
                 Some(clock) => {
@@ -125,6 +131,7 @@ impl Builder {
             facts,
             end_us,
             packets: self.packets,
+            unheld: self.unheld,
         }
     }
 }
@@ -134,8 +141,26 @@ impl Timeline {
         self.events.first().map_or(0, |e| e.t_us)
     }
 
+    /// Events from `s`, including log lines read but not held.
     pub fn count(&self, s: Source) -> usize {
-        self.events.iter().filter(|e| e.source == s).count()
+        let unheld: usize = self
+            .unheld
+            .iter()
+            .filter(|((src, _), _)| *src == s)
+            .map(|(_, n)| n)
+            .sum();
+        self.events.iter().filter(|e| e.source == s).count() + unheld
+    }
+
+    /// Events of one kind from any source, including lines read but not held.
+    pub fn count_kind(&self, kind: &str) -> usize {
+        let unheld: usize = self
+            .unheld
+            .iter()
+            .filter(|((_, k), _)| k == kind)
+            .map(|(_, n)| n)
+            .sum();
+        self.events.iter().filter(|e| e.kind == kind).count() + unheld
     }
 
     pub fn attempts(&self) -> u32 {

@@ -71,8 +71,8 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
     let mut lines = 0;
     for (path, source) in [(&a.serial_log, Source::Serial), (&a.host_log, Source::Host)] {
         let Some(p) = path else { continue };
-        let log = read_log(p, source, &mut notes)?;
-        lines += log.events.len();
+        let log = read_log(p, source, &set, a.export.is_some(), &mut notes)?;
+        lines += log.lines();
         let name = p.file_name().map_or_else(
             || p.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -116,6 +116,13 @@ fn analyze(a: &AnalyzeArgs) -> Result<i32, UserError> {
             .hint("check that you saved the right output (the uploader's messages, the device's serial output) and that the files are not empty"));
     }
     let tl = b.build();
+    // For bench/log.sh: how much of the input is held in memory.
+    if std::env::var_os("OTA_DOCTOR_STATS").is_some() {
+        eprintln!(
+            "stats: {lines} lines/packets read, {} events held",
+            tl.events.len()
+        );
+    }
     let mut report = analysis::analyze(&set, &tl);
     report.notes.extend(notes);
     if let Some(path) = &a.export {
@@ -178,16 +185,23 @@ fn what(source: Source) -> &'static str {
     }
 }
 
-/// Reads and decodes one log file, noting anything odd about it.
+/// Reads and decodes one log file, noting anything odd about it. A serial log is read
+/// in one pass and keeps only what `set` can use, unless every line is to be exported.
 fn read_log(
     p: &std::path::Path,
     source: Source,
+    set: &RuleSet,
+    keep_all: bool,
     notes: &mut Vec<String>,
 ) -> Result<crate::decode::DecodedLog, UserError> {
-    let bytes = read_input(p, what(source))?;
-    let log = decode_log(source, &bytes);
+    let log = if source == Source::Serial {
+        stream_serial(p, set, keep_all)?
+    } else {
+        decode_log(source, &read_input(p, what(source))?)
+    };
+    let empty = log.lines() == 0 && std::fs::metadata(p).is_ok_and(|m| m.len() == 0);
     let shown = p.display();
-    if bytes.is_empty() {
+    if empty {
         notes.push(format!("The {} `{shown}` is empty.", what(source)));
     }
     notes.extend(log.notes.iter().map(|n| format!("In `{shown}`: {n}.")));
@@ -201,10 +215,26 @@ fn read_log(
     Ok(log)
 }
 
+fn stream_serial(
+    p: &std::path::Path,
+    set: &RuleSet,
+    keep_all: bool,
+) -> Result<crate::decode::DecodedLog, UserError> {
+    let file = crate::error::open_input(p, what(Source::Serial))?;
+    let fail = |e: std::io::Error| crate::error::input_error(p, what(Source::Serial), e);
+    let interest = crate::rules::interest::Interest::for_serial(set);
+    let budget = if keep_all {
+        usize::MAX
+    } else {
+        crate::decode::stream::PLAIN_BUDGET
+    };
+    crate::decode::stream::decode_serial(file, &interest, budget).map_err(fail)
+}
+
 /// Catches a log given with the wrong option, or a file that is not a log at all.
 fn input_check(log: &crate::decode::DecodedLog, source: Source) -> Option<String> {
-    let n = log.events.len();
-    let garbage = log.events.iter().filter(|e| e.kind == "garbage").count();
+    let n = log.lines();
+    let garbage = log.count_kind("garbage");
     if source == Source::Host && n > 0 && garbage * 2 > n {
         return Some("is mostly unreadable bytes: it does not look like uploader output (a binary file, or a serial capture at the wrong baud rate?).".into());
     }
@@ -216,10 +246,11 @@ fn input_check(log: &crate::decode::DecodedLog, source: Source) -> Option<String
         .events
         .iter()
         .filter(|e| e.kind != "line" && e.kind != "garbage")
-        .count();
+        .count()
+        + log.unheld.get("log").copied().unwrap_or(0);
     if source == Source::Serial
         && recognised == 0
-        && looks(r"Sending invitation|Uploading:|\[(ERROR|INFO|DEBUG)\]:|Options:") >= 2
+        && looks(crate::rules::interest::LOOKS_LIKE_UPLOADER) >= 2
     {
         return Some(
             "looks like uploader output, not a device log: did you mean --host-log?".into(),
@@ -227,9 +258,7 @@ fn input_check(log: &crate::decode::DecodedLog, source: Source) -> Option<String
     }
     if source == Source::Host
         && recognised == 0
-        && looks(
-            r"rst cause|rst:0x|Guru Meditation|Error\[\d\]|Progress:|\[[EWIDV]\]\[[^]]+:\d+\]|Start updating|OTA server at",
-        ) >= 2
+        && looks(crate::rules::interest::LOOKS_LIKE_DEVICE) >= 2
     {
         return Some(
             "looks like a device's serial output, not uploader output: did you mean --serial-log?"
@@ -338,6 +367,7 @@ fn rules(cmd: RulesCommand) -> Result<i32, UserError> {
             Ok(0)
         }
         RulesCommand::Check { paths, rules } => check(&paths, &rules),
+        RulesCommand::Patterns { grep, rules } => patterns(grep, &rules),
         RulesCommand::Test {
             paths,
             filter,
@@ -353,6 +383,32 @@ fn rules(cmd: RulesCommand) -> Result<i32, UserError> {
             Ok(0)
         }
     }
+}
+
+/// The serial prefilter's patterns; `--grep` gives them in ERE for the benchmark's peer.
+fn patterns(grep: bool, dirs: &RuleDirs) -> Result<i32, UserError> {
+    let set = load_rules(dirs)?;
+    let interest = crate::rules::interest::Interest::for_serial(&set);
+    if let Some(why) = &interest.opaque {
+        eprintln!("note: lines are not prefiltered at all: {why}");
+    }
+    let mut s = String::new();
+    let mut missing = 0;
+    for p in interest.patterns() {
+        match (grep, crate::rules::ere::to_ere(p)) {
+            (false, _) => s.push_str(&format!("{p}\n")),
+            (true, Ok(e)) => s.push_str(&format!("{e}\n")),
+            (true, Err(why)) => {
+                missing += 1;
+                eprintln!("not expressible in ERE ({why}): {p}");
+            }
+        }
+    }
+    out(&s);
+    if missing > 0 {
+        eprintln!("{missing} pattern(s) left out of the ERE list");
+    }
+    Ok(0)
 }
 
 /// Loads the given paths (or built-ins + --rules dirs) and reports every problem.

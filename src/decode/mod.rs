@@ -6,7 +6,11 @@ pub mod net;
 mod pydict;
 mod recognizer;
 pub mod redact;
+pub mod sample;
 pub mod serial;
+pub mod split;
+pub mod stream;
+pub mod times;
 pub mod timestamp;
 
 use crate::event::{Event, Source};
@@ -44,6 +48,21 @@ pub struct DecodedLog {
     /// When recording ended, if later than the last event (a capture keeps running
     /// through silence, and silence is what absence rules measure).
     pub end_us: Option<i64>,
+    /// Lines read but not held (plain output past the sampling budget), by kind.
+    pub unheld: std::collections::BTreeMap<String, usize>,
+}
+
+impl DecodedLog {
+    /// Lines with text in the file, held or not.
+    pub fn lines(&self) -> usize {
+        self.events.len() + self.unheld.values().sum::<usize>()
+    }
+
+    /// Lines of one kind, held or not.
+    pub fn count_kind(&self, kind: &str) -> usize {
+        self.events.iter().filter(|e| e.kind == kind).count()
+            + self.unheld.get(kind).copied().unwrap_or(0)
+    }
 }
 
 /// Decodes a whole saved log (serial or uploader output).
@@ -84,12 +103,21 @@ pub fn decode_log(source: Source, bytes: &[u8]) -> DecodedLog {
         out.events.push(e);
     }
     if let Some(line) = assign_times(&mut out.events, &stamps) {
-        out.notes.push(format!(
-            "the timestamps go backwards at line {line} (several sessions pasted together?); this file's lines are used in file order only"
-        ));
+        out.notes.push(backwards_note(line));
         out.clock = None;
     }
     out
+}
+
+pub(crate) fn backwards_note(line: u32) -> String {
+    format!(
+        "the timestamps go backwards at line {line} (several sessions pasted together?); this file's lines are used in file order only"
+    )
+}
+
+/// Whether the file starts like UTF-16 text (a byte-order mark, or NULs in odd bytes).
+pub(crate) fn is_utf16(head: &[u8]) -> bool {
+    head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) || looks_like_utf16le(head)
 }
 
 /// UTF-16 (PowerShell 5 `>` redirection) becomes UTF-8; a UTF-8 byte-order mark goes.
@@ -130,7 +158,7 @@ fn looks_like_utf16le(b: &[u8]) -> bool {
 }
 
 /// Forum posts wrap pasted lines in `_…_` emphasis; the markers are not part of the log.
-fn unwrap_markdown(line: &str) -> &str {
+pub(crate) fn unwrap_markdown(line: &str) -> &str {
     match line.strip_prefix('_') {
         Some(inner) if !inner.starts_with('_') => {
             inner.trim_end_matches(['_', '.']).trim_end_matches('_')
@@ -140,7 +168,7 @@ fn unwrap_markdown(line: &str) -> &str {
 }
 
 /// A backwards step larger than this means the file is not one continuous session.
-const BACKWARDS_LIMIT_US: i64 = 5_000_000;
+pub(crate) const BACKWARDS_LIMIT_US: i64 = 5_000_000;
 
 /// Sets event times from the per-line stamps. Returns the line where the stamps ran
 /// backwards, if they did (the file is then order-only).

@@ -31,11 +31,19 @@ impl Recognizer {
 
     /// The first pattern (in table order) that matches `text`.
     pub fn classify(&self, text: &str) -> Option<(&'static str, Fields)> {
+        // Most lines match nothing: a plain scan says so without the overlapping search.
+        if !self.set.is_match(text) {
+            return None;
+        }
         let hit = self.set.matches(text).into_iter().next()?;
         let caps = self.res[hit].captures(text)?;
         let mut f = Fields::new();
         (self.pats[hit].fill)(&caps, &mut f);
         Some((self.pats[hit].kind, f))
+    }
+
+    pub fn sources(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.pats.iter().map(|p| p.re)
     }
 
     #[allow(clippy::len_without_is_empty)]

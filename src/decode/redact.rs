@@ -33,6 +33,9 @@ static YAML: LazyLock<Regex> =
 
 /// The line with every password replaced by `***`.
 pub fn redact(line: &str) -> Cow<'_, str> {
+    if !may_hold_secret(line) {
+        return Cow::Borrowed(line);
+    }
     let mut out = Cow::Borrowed(line);
     if KEYED.is_match(&out) {
         let replaced = KEYED.replace_all(&out, |c: &regex::Captures<'_>| {
@@ -68,6 +71,17 @@ pub fn redact(line: &str) -> Cow<'_, str> {
     out
 }
 
+/// Every pattern above needs `-a` (all flags start so), `pass` or `auth` in some case.
+/// Checking that first spares the regexes on nearly every line of a long log. Only for
+/// ASCII: Unicode case folding lets `(?i)` match letters such as `ſ` for `s`.
+fn may_hold_secret(line: &str) -> bool {
+    let b = line.as_bytes();
+    !line.is_ascii()
+        || memchr::memmem::find(b, b"-a").is_some()
+        || b.windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b"pass") || w.eq_ignore_ascii_case(b"auth"))
+}
+
 /// A flag's value runs to the next flag or the end of the line: passwords may contain
 /// spaces and quotes, and a value cut short would leak its tail.
 fn redact_flags(line: &str, flag: &Regex) -> String {
@@ -101,6 +115,22 @@ mod tests {
             );
         }
         assert!(r.contains(MASK), "{r}");
+    }
+
+    #[test]
+    fn the_quick_check_passes_every_line_the_patterns_rewrite() {
+        for l in [
+            "x -a secret",
+            "'Password': 'x'",
+            "AUTH=1 password=hunter2",
+            "setPassword(\"x\")",
+            "  ota_password: x",
+            "pa\u{17F}sword = x",
+        ] {
+            assert!(may_hold_secret(l), "{l}");
+        }
+        assert!(!may_hold_secret("sensor t=21.5C"));
+        assert!(!redact("x --auth=hunter2").contains("hunter2"));
     }
 
     #[test]

@@ -28,12 +28,11 @@ pub const ESP32_UPDATE_ERRORS: [&str; 15] = [
     "Signature Verification Failed",
 ];
 
-static ARDUINO_LOG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:\[\s*(\d+)\])?\[([EWIDV])\]\[([^:\]\s]+):(\d+)\]:?\s*(?:(\w+)\(\):\s?)?(.*)$")
-        .unwrap()
-});
-static IDF_LOG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^([EWIDV]) \((\d+)\) ([^:]{1,40}): (.*)$").unwrap());
+const ARDUINO_LOG_RE: &str =
+    r"^(?:\[\s*(\d+)\])?\[([EWIDV])\]\[([^:\]\s]+):(\d+)\]:?\s*(?:(\w+)\(\):\s?)?(.*)$";
+const IDF_LOG_RE: &str = r"^([EWIDV]) \((\d+)\) ([^:]{1,40}): (.*)$";
+static ARDUINO_LOG: LazyLock<Regex> = LazyLock::new(|| Regex::new(ARDUINO_LOG_RE).unwrap());
+static IDF_LOG: LazyLock<Regex> = LazyLock::new(|| Regex::new(IDF_LOG_RE).unwrap());
 
 static TABLE: LazyLock<Recognizer> = LazyLock::new(|| Recognizer::new(patterns()));
 
@@ -296,6 +295,14 @@ fn split_log_prefix(text: &str) -> (&str, Fields) {
         return (c.get(4).map_or("", |m| m.as_str()), f);
     }
     (t, f)
+}
+
+/// Every pattern a serial line is tested against: the logger prefixes, then the table.
+/// A line none of them matches (anywhere, not only where anchored) decodes as `line`.
+pub fn pattern_sources() -> Vec<&'static str> {
+    let mut v = vec![ARDUINO_LOG_RE, IDF_LOG_RE];
+    v.extend(TABLE.sources());
+    v
 }
 
 pub fn pattern_count() -> usize {

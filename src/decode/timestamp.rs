@@ -46,6 +46,14 @@ pub fn split(line: &str) -> (Option<Stamp>, &str) {
     if !(first.is_ascii_digit() || first == b'[') {
         return (None, line);
     }
+    if let Some(hit) = fast_fraction_stamp(line) {
+        return hit;
+    }
+    by_regex(line)
+}
+
+/// The regex path of [`split`], kept whole so the fast path can be checked against it.
+fn by_regex(line: &str) -> (Option<Stamp>, &str) {
     if let Some(c) = ISO.captures(line) {
         let days = days_from_civil(num(&c, 1), num(&c, 2), num(&c, 3));
         let us = days * DAY_US
@@ -105,6 +113,61 @@ pub fn split(line: &str) -> (Option<Stamp>, &str) {
         }
     }
     (None, line)
+}
+
+/// `HH:MM:SS.fff > ` (PlatformIO) and `H:MM:SS.fff -> ` (Arduino IDE) without a regex:
+/// they start nearly every line of a long log. Returns exactly what the regexes would,
+/// or None to let them decide (anything unusual, including non-ASCII text).
+fn fast_fraction_stamp(line: &str) -> Option<(Option<Stamp>, &str)> {
+    let b = line.as_bytes();
+    let hour_digits = b.iter().take(3).take_while(|c| c.is_ascii_digit()).count();
+    if !(1..=2).contains(&hour_digits) {
+        return None;
+    }
+    let d2 = |at: usize| -> Option<i64> {
+        let (x, y) = (*b.get(at)?, *b.get(at + 1)?);
+        (x.is_ascii_digit() && y.is_ascii_digit()).then(|| i64::from((x - b'0') * 10 + y - b'0'))
+    };
+    let h = line[..hour_digits].parse::<i64>().ok()?;
+    let mut at = hour_digits;
+    if b.get(at) != Some(&b':') || b.get(at + 3) != Some(&b':') {
+        return None;
+    }
+    let (m, s) = (d2(at + 1)?, d2(at + 4)?);
+    at += 6;
+    if !matches!(b.get(at), Some(b'.' | b',')) {
+        return None;
+    }
+    let frac_len = b[at + 1..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if !(1..=6).contains(&frac_len) {
+        return None;
+    }
+    let frac = &line[at + 1..at + 1 + frac_len];
+    at += 1 + frac_len;
+    let rest_at = if hour_digits == 2 && b[at..].starts_with(b" >") {
+        at + 2 + usize::from(b.get(at + 2) == Some(&b' '))
+    } else {
+        let ws = b[at..]
+            .iter()
+            .take_while(|c| matches!(c, b' ' | b'\t' | b'\x0B' | b'\x0C'))
+            .count();
+        // \s also takes Unicode spaces; leave anything past ASCII to the regex.
+        if ws == 0 || b.get(at + ws).is_some_and(|c| !c.is_ascii()) {
+            return None;
+        }
+        at + ws
+    };
+    if h > 23 || m > 59 || s > 60 {
+        return Some((None, line));
+    }
+    let stamp = Stamp {
+        us: tod(h, m, s, Some(frac)),
+        clock: Clock::TimeOfDay,
+    };
+    Some((Some(stamp), &line[rest_at..]))
 }
 
 fn num(c: &regex::Captures<'_>, i: usize) -> i64 {
@@ -187,6 +250,39 @@ mod tests {
         assert_eq!(plus.unwrap().us, s.us);
         let (s2, _) = split("[2024-01-02 03:04:05.678] x");
         assert_eq!(s2.unwrap().us, s.us);
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_regexes() {
+        let heads = [
+            "08:00:00.000 > ",
+            "08:00:00.000 >",
+            "08:00:00.000 >x",
+            "8:00:00.5 -> ",
+            "08:00:00,123456 -> ",
+            "08:00:00.1234567 > ",
+            "24:00:00.000 > ",
+            "9:60:00.1 x",
+            "08:00:00.000\t\tx",
+            "08:00:00.000",
+            "08:00:00.000 \u{a0}x",
+            "08:00:00. > ",
+            "123:00:00.000 > ",
+            "08:0:00.000 > ",
+            "08:00:00.000  > y",
+            "1:02:03,4\u{2003}x",
+        ];
+        for h in heads {
+            for tail in ["", "Booting", " [INFO]: x", "> y"] {
+                let line = format!("{h}{tail}");
+                if let Some(fast) = fast_fraction_stamp(&line) {
+                    assert_eq!(fast, by_regex(&line), "{line:?}");
+                }
+                assert_eq!(split(&line), by_regex(&line), "{line:?}");
+            }
+        }
+        assert!(fast_fraction_stamp("08:00:00.000 > Booting").is_some());
+        assert!(fast_fraction_stamp("8:00:00.5 -> x").is_some());
     }
 
     #[test]

@@ -215,12 +215,15 @@ pub fn static_match(sel: &Sel, e: &Event) -> bool {
         return false;
     }
     if let Some(re) = &sel.regex {
+        // The text is matched in place: this runs on every line of a long log.
         let hay = if sel.field == "text" {
-            e.text.clone()
+            std::borrow::Cow::Borrowed(e.text.as_str())
         } else {
-            field_value(e, &sel.field)
-                .map(|v| v.to_string())
-                .unwrap_or_default()
+            std::borrow::Cow::Owned(
+                field_value(e, &sel.field)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+            )
         };
         if !re.is_match(&hay) {
             return false;

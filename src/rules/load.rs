@@ -134,6 +134,45 @@ fn unknown_field_hint(msg: &str) -> String {
     }
 }
 
+/// Longest pattern a rule may hold. Real rule patterns are a few dozen characters; a
+/// limit keeps a pasted or generated monster from being parsed at all.
+pub const MAX_PATTERN_LEN: usize = 4096;
+/// Memory one compiled rule regex may take (its program), and the lazy DFA's cache per
+/// search: both bound what a hostile pattern costs, at load time and on every line.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 22;
+pub const REGEX_DFA_LIMIT: usize = 1 << 21;
+/// Deepest group nesting accepted (the parser's stack).
+const REGEX_NEST_LIMIT: u32 = 64;
+
+/// Compiles a pattern from a rule file under fixed limits. The error is the message and
+/// a hint for what to do instead.
+pub fn compile_user_regex(re: &str) -> Result<Regex, (String, String)> {
+    if re.len() > MAX_PATTERN_LEN {
+        return Err((
+            format!(
+                "the pattern is {} bytes long; at most {MAX_PATTERN_LEN} are accepted",
+                re.len()
+            ),
+            "match a short distinctive part of the line (a rule needs one telling phrase, not the whole text), or split it into several selections".into(),
+        ));
+    }
+    regex::RegexBuilder::new(re)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_DFA_LIMIT)
+        .nest_limit(REGEX_NEST_LIMIT)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(limit) => (
+                format!("the pattern compiles to more than {} KiB", limit / 1024),
+                "large counted repetitions multiply (`(a{1000}){1000}` is a million states): use `+` or `*`, or a smaller count".into(),
+            ),
+            e => (
+                regex_error(&e.to_string()),
+                "patterns use Rust regex syntax: no look-around or backreferences; use '''…''' to avoid escaping".into(),
+            ),
+        })
+}
+
 /// The regex crate draws a caret under the fault; keep its message and where it points.
 fn regex_error(full: &str) -> String {
     let lines: Vec<&str> = full.lines().collect();
@@ -426,16 +465,10 @@ impl Compiler<'_> {
     }
 
     fn regex(&mut self, re: &S<String>, path: &str) -> Option<Regex> {
-        // A size limit keeps a pathological user pattern from eating memory.
-        match regex::RegexBuilder::new(re.get_ref())
-            .size_limit(1 << 22)
-            .build()
-        {
+        match compile_user_regex(re.get_ref()) {
             Ok(r) => Some(r),
-            Err(e) => {
-                let msg = regex_error(&e.to_string());
-                self.err(re.span(), path, format!("bad regex: {msg}"))
-                    .hint = Some("patterns use Rust regex syntax: no look-around or backreferences; use '''…''' to avoid escaping".into());
+            Err((msg, hint)) => {
+                self.err(re.span(), path, format!("bad regex: {msg}")).hint = Some(hint);
                 None
             }
         }

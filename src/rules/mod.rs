@@ -3,7 +3,9 @@
 
 pub mod diag;
 pub mod engine;
+pub mod ere;
 pub mod example;
+pub mod interest;
 pub mod load;
 pub mod model;
 pub mod vocab;

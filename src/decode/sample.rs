@@ -1,0 +1,198 @@
+//! Plain serial lines held as a thinned sample once there are too many of them.
+//!
+//! Rules use plain lines only as "the device was printing then". Up to the budget every
+//! line is held, so an ordinary log is analysed exactly as before. Past it the lines are
+//! thinned to the first and the last of each time bucket, the bucket widening until the
+//! sample fits in half the budget. That keeps the question "did anything print between
+//! t and t + d" answered exactly for every d at least one bucket wide (a line in the
+//! window has its bucket's first or last line in the window too); only which line is
+//! shown as evidence may change.
+
+use super::decode_line;
+use super::times::Placed;
+use crate::event::{Event, Source};
+use std::collections::BTreeMap;
+
+/// Narrowest bucket once thinning starts (µs).
+const FIRST_WIDTH_US: i64 = 1000;
+
+pub struct Sampler {
+    budget: usize,
+    /// Bucket width in µs; 0 while every line is held.
+    width: i64,
+    /// Held lines with their event number, in file order.
+    pub held: Vec<(u64, Event)>,
+    /// The latest line of the current bucket, held only if no later one comes.
+    pending: Option<(u64, Event)>,
+    /// Reused for a pending plain line, so most lines cost no allocation.
+    body: String,
+    body_meta: Option<(u64, Placed, u32)>,
+    /// Lines read but not held, by kind.
+    pub unheld: BTreeMap<String, usize>,
+}
+
+impl Sampler {
+    pub fn new(budget: usize) -> Sampler {
+        Sampler {
+            budget: budget.max(4),
+            width: 0,
+            held: Vec::new(),
+            pending: None,
+            body: String::new(),
+            body_meta: None,
+            unheld: BTreeMap::new(),
+        }
+    }
+
+    /// A line known to decode as a plain `line` (its text is only built if held).
+    pub fn plain(&mut self, i: u64, at: Placed, line: u32, body: &str) {
+        if self.width == 0 || self.starts_bucket(at.t_us) {
+            self.hold(i, materialize(body, at, line));
+            return;
+        }
+        self.drop_pending();
+        self.body.clear();
+        self.body.push_str(body);
+        self.body_meta = Some((i, at, line));
+    }
+
+    /// A decoded serial event that no rule singles out.
+    pub fn event(&mut self, i: u64, e: Event) {
+        if self.width == 0 || self.starts_bucket(e.t_us) {
+            self.hold(i, e);
+            return;
+        }
+        self.drop_pending();
+        self.pending = Some((i, e));
+    }
+
+    /// Holds whatever is pending; call before reading `held` at the end.
+    pub fn flush(&mut self) {
+        if let Some((i, at, line)) = self.body_meta.take() {
+            let e = materialize(&self.body, at, line);
+            self.held.push((i, e));
+        }
+        if let Some(p) = self.pending.take() {
+            self.held.push(p);
+        }
+    }
+
+    /// True when `t` opens a new bucket; the previous bucket's pending line is kept.
+    fn starts_bucket(&mut self, t: i64) -> bool {
+        let last = self.held.last().map(|(_, e)| e.t_us.div_euclid(self.width));
+        if last == Some(t.div_euclid(self.width)) {
+            return false;
+        }
+        self.flush();
+        true
+    }
+
+    fn drop_pending(&mut self) {
+        if self.body_meta.take().is_some() {
+            *self.unheld.entry("line".into()).or_default() += 1;
+        }
+        if let Some((_, e)) = self.pending.take() {
+            *self.unheld.entry(e.kind).or_default() += 1;
+        }
+    }
+
+    fn hold(&mut self, i: u64, e: Event) {
+        self.held.push((i, e));
+        if self.held.len() > self.budget {
+            self.thin();
+        }
+    }
+
+    /// Widens the buckets until the first and last line of each fit in half the budget.
+    fn thin(&mut self) {
+        self.flush();
+        loop {
+            self.width = if self.width == 0 {
+                FIRST_WIDTH_US
+            } else {
+                self.width.saturating_mul(2)
+            };
+            if self.kept(self.width).iter().filter(|k| **k).count() <= self.budget / 2 {
+                break;
+            }
+        }
+        let keep = self.kept(self.width);
+        let old = std::mem::take(&mut self.held);
+        for ((i, e), k) in old.into_iter().zip(keep) {
+            if k {
+                self.held.push((i, e));
+            } else {
+                *self.unheld.entry(e.kind).or_default() += 1;
+            }
+        }
+    }
+
+    /// For each held line: is it the first or the last of its run in one bucket?
+    fn kept(&self, width: i64) -> Vec<bool> {
+        let b: Vec<i64> = self
+            .held
+            .iter()
+            .map(|(_, e)| e.t_us.div_euclid(width))
+            .collect();
+        (0..b.len())
+            .map(|k| k == 0 || k + 1 == b.len() || b[k - 1] != b[k] || b[k + 1] != b[k])
+            .collect()
+    }
+}
+
+fn materialize(body: &str, at: Placed, line: u32) -> Event {
+    let mut e = decode_line(Source::Serial, body, 0.0);
+    e.line = line;
+    e.t_us = at.t_us;
+    e.timed = at.timed;
+    e.approx = at.approx;
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(t_us: i64) -> Placed {
+        Placed {
+            t_us,
+            timed: true,
+            approx: false,
+        }
+    }
+
+    #[test]
+    fn everything_is_held_within_the_budget() {
+        let mut s = Sampler::new(100);
+        for i in 0..100 {
+            s.plain(i, at(i as i64), i as u32 + 1, "hello");
+        }
+        s.flush();
+        assert_eq!(s.held.len(), 100);
+        assert!(s.unheld.is_empty());
+    }
+
+    #[test]
+    fn thinned_sample_is_bounded_and_keeps_every_second_printed_in() {
+        let mut s = Sampler::new(1000);
+        // One line every 10 ms for 100 s, with a silent gap from 40 s to 50 s.
+        let times: Vec<i64> = (0..10_000)
+            .map(|k| k * 10_000)
+            .filter(|t| !(40_000_000..50_000_000).contains(t))
+            .collect();
+        for (i, t) in times.iter().enumerate() {
+            s.plain(i as u64, at(*t), i as u32 + 1, "tick");
+        }
+        s.flush();
+        assert!(s.held.len() <= 1000, "{}", s.held.len());
+        assert_eq!(s.held.len() + s.unheld["line"], times.len());
+        let held: Vec<i64> = s.held.iter().map(|(_, e)| e.t_us).collect();
+        for sec in 0..100i64 {
+            let (a, b) = (sec * 1_000_000, (sec + 1) * 1_000_000);
+            let printed = times.iter().any(|t| (a..b).contains(t));
+            let seen = held.iter().any(|t| (a..b).contains(t));
+            assert_eq!(printed, seen, "second {sec}");
+        }
+        assert!(s.held.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+}

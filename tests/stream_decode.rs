@@ -1,0 +1,180 @@
+//! The one-pass serial decoder holds the same events as the whole-file decoder, and on
+//! a log too long to hold, keeps the diagnosis while holding a bounded number of lines.
+
+use ota_doctor::analysis;
+use ota_doctor::decode::decode_log;
+use ota_doctor::decode::stream::{PLAIN_BUDGET, decode_serial};
+use ota_doctor::event::Source;
+use ota_doctor::rules::RuleSet;
+use ota_doctor::rules::interest::Interest;
+use ota_doctor::timeline::Builder;
+use std::path::PathBuf;
+
+/// Every log under tests/fixtures and examples: serial logs, and uploader logs too
+/// (as hostile input for the serial decoder: different text, same line handling).
+fn logs() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![PathBuf::from("tests/fixtures"), PathBuf::from("examples")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "log") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn fixture_logs_decode_to_the_same_events() {
+    let interest = Interest::for_serial(&RuleSet::builtin());
+    let logs = logs();
+    assert!(logs.len() > 40, "{}", logs.len());
+    for p in logs {
+        let bytes = std::fs::read(&p).unwrap();
+        let whole = decode_log(Source::Serial, &bytes);
+        for budget in [usize::MAX, PLAIN_BUDGET] {
+            let s = decode_serial(&bytes[..], &interest, budget).unwrap();
+            assert_eq!(s.events, whole.events, "{}", p.display());
+            assert_eq!(
+                (s.clock, s.cut_lines, &s.notes),
+                (whole.clock, whole.cut_lines, &whole.notes)
+            );
+            assert!(s.unheld.is_empty());
+        }
+    }
+}
+
+#[test]
+fn odd_inputs_decode_the_same() {
+    let interest = Interest::for_serial(&RuleSet::builtin());
+    let mut utf16 = vec![0xFF, 0xFE];
+    for u in "ERROR[4]: Not Enough Space\r\n".encode_utf16() {
+        utf16.extend_from_slice(&u.to_le_bytes());
+    }
+    let noise: Vec<u8> = (0..50_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let cases: Vec<Vec<u8>> = vec![
+        b"\xEF\xBB\xBFboot\r\n".to_vec(),
+        utf16,
+        noise,
+        b"a\n12:00:01.000 > \nb\n[18:00:00.000] x\n[09:00:00.000] y\n".to_vec(),
+        b"_12:00:00.000 > Start updating sketch_\n\x1b[0;31mE (1) x: Receive Failed\x1b[0m\n"
+            .to_vec(),
+        vec![b'x'; 40_000],
+    ];
+    for c in cases {
+        let s = decode_serial(&c[..], &interest, usize::MAX).unwrap();
+        let w = decode_log(Source::Serial, &c);
+        assert_eq!(s.events, w.events);
+        assert_eq!(
+            (s.clock, s.cut_lines, s.notes),
+            (w.clock, w.cut_lines, w.notes)
+        );
+    }
+}
+
+/// Hours of chatter around one failed update; one line every 10 ms.
+fn long_log(lines: usize) -> Vec<u8> {
+    let mut s = String::new();
+    s.push_str("08:00:00.000 >  ets Jan  8 2013,rst cause:2, boot mode:(3,6)\n");
+    for k in 0..lines {
+        let ms = 8 * 3_600_000 + 10 * (k as u64 + 1);
+        let stamp = format!(
+            "{:02}:{:02}:{:02}.{:03}",
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        );
+        let text = match k % 3 {
+            0 => format!("sensor t=21.{}C", k % 10),
+            1 => format!("MQTT publish home/t {k}"),
+            _ => format!("loop {k}"),
+        };
+        s.push_str(&format!("{stamp} > {text}\n"));
+        if k == lines / 2 {
+            s.push_str(&format!("{stamp} > Start updating sketch\n"));
+            s.push_str(&format!("{stamp} > ERROR[4]: Not Enough Space\n"));
+        }
+    }
+    s.into_bytes()
+}
+
+#[test]
+fn a_long_log_is_held_in_bounded_memory_with_the_same_diagnosis() {
+    let set = RuleSet::builtin();
+    let interest = Interest::for_serial(&set);
+    let bytes = long_log(150_000);
+    let budget = 2_000;
+    let thin = decode_serial(&bytes[..], &interest, budget).unwrap();
+    let whole = decode_log(Source::Serial, &bytes);
+    // Two classes (plain, MQTT) of thinned lines plus the recognised events.
+    assert!(
+        thin.events.len() <= 2 * budget + 10,
+        "{}",
+        thin.events.len()
+    );
+    assert_eq!(thin.lines(), whole.events.len());
+    assert!(thin.events.windows(2).all(|w| w[0].line < w[1].line));
+    let diagnose = |log| {
+        let mut b = Builder::new();
+        b.log(Source::Serial, log);
+        let tl = b.build();
+        let r = analysis::analyze(&set, &tl);
+        let causes: Vec<String> = r.findings.iter().map(|f| f.cause.clone()).collect();
+        (causes, tl.count(Source::Serial))
+    };
+    let (thin_causes, thin_n) = diagnose(thin);
+    let (whole_causes, whole_n) = diagnose(whole);
+    assert_eq!(thin_causes, whole_causes);
+    assert_eq!(
+        thin_causes.first().map(String::as_str),
+        Some("insufficient_space")
+    );
+    assert_eq!(thin_n, whole_n);
+}
+
+#[test]
+fn grep_patterns_are_plain_ere_that_find_what_ota_doctor_decodes() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ota-doctor"))
+        .args(["rules", "patterns", "--grep"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let pats = String::from_utf8(out.stdout).unwrap();
+    assert!(pats.lines().count() >= 40, "{pats}");
+    // `(?` is Rust-only group syntax unless the parenthesis is escaped (`\(?` is ERE).
+    let rust_only = pats
+        .match_indices("(?")
+        .any(|(i, _)| !pats[..i].ends_with('\\'));
+    assert!(!rust_only, "Rust-only syntax left in:\n{pats}");
+    if std::process::Command::new("grep")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (pf, log) = (dir.path().join("p.ere"), dir.path().join("s.log"));
+    std::fs::write(&pf, &pats).unwrap();
+    std::fs::write(
+        &log,
+        "sensor t=21.5C\nERROR[4]: Not Enough Space\ndisplay refresh 12 ms\nMQTT publish a 1\n",
+    )
+    .unwrap();
+    let g = std::process::Command::new("grep")
+        .env("LC_ALL", "C")
+        .args(["-E", "-c", "-f"])
+        .arg(&pf)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&g.stdout).trim(), "2");
+}
