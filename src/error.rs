@@ -35,13 +35,27 @@ impl std::error::Error for UserError {}
 
 /// Reads an input file, turning the usual failures into messages a user can act on.
 pub fn read_input(path: &std::path::Path, what: &str) -> Result<Vec<u8>, UserError> {
-    std::fs::read(path).map_err(|e| {
-        let base = UserError::new(format!("cannot read {what} `{}`: {e}", path.display()));
-        match e.kind() {
-            std::io::ErrorKind::NotFound => base.hint("check the path; save the log to a file first (e.g. copy the terminal output into a .log file)"),
-            std::io::ErrorKind::PermissionDenied => base.hint("check the file's permissions or run as a user that can read it"),
-            _ if path.is_dir() => base.hint("give a file, not a directory"),
-            _ => base,
+    std::fs::read(path).map_err(|e| input_error(path, what, e))
+}
+
+/// Opens an input file to stream it, for inputs that may be too big to hold in memory.
+pub fn open_input(path: &std::path::Path, what: &str) -> Result<std::fs::File, UserError> {
+    let file = std::fs::File::open(path).and_then(|f| {
+        // Opening a directory succeeds on Unix; say so now rather than at the first read.
+        if f.metadata()?.is_dir() {
+            return Err(std::io::ErrorKind::IsADirectory.into());
         }
-    })
+        Ok(f)
+    });
+    file.map_err(|e| input_error(path, what, e))
+}
+
+fn input_error(path: &std::path::Path, what: &str, e: std::io::Error) -> UserError {
+    let base = UserError::new(format!("cannot read {what} `{}`: {e}", path.display()));
+    match e.kind() {
+        std::io::ErrorKind::NotFound => base.hint("check the path; save the log to a file first (e.g. copy the terminal output into a .log file)"),
+        std::io::ErrorKind::PermissionDenied => base.hint("check the file's permissions or run as a user that can read it"),
+        _ if path.is_dir() => base.hint("give a file, not a directory"),
+        _ => base,
+    }
 }
