@@ -38,16 +38,17 @@ pub fn read_input(path: &std::path::Path, what: &str) -> Result<Vec<u8>, UserErr
     std::fs::read(path).map_err(|e| input_error(path, what, e))
 }
 
-/// Opens an input file to stream it, for inputs that may be too big to hold in memory.
+/// Opens an input file to be read as a stream, with the same messages as [`read_input`].
 pub fn open_input(path: &std::path::Path, what: &str) -> Result<std::fs::File, UserError> {
-    let file = std::fs::File::open(path).and_then(|f| {
-        // Opening a directory succeeds on Unix; say so now rather than at the first read.
-        if f.metadata()?.is_dir() {
-            return Err(std::io::ErrorKind::IsADirectory.into());
-        }
-        Ok(f)
-    });
-    file.map_err(|e| input_error(path, what, e))
+    if path.is_dir() {
+        // Opening a directory succeeds on Unix; only reading it fails.
+        return Err(UserError::new(format!(
+            "cannot read {what} `{}`: it is a directory",
+            path.display()
+        ))
+        .hint("give a file, not a directory"));
+    }
+    std::fs::File::open(path).map_err(|e| input_error(path, what, e))
 }
 
 fn input_error(path: &std::path::Path, what: &str, e: std::io::Error) -> UserError {
