@@ -12,11 +12,11 @@ shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=(serial_lines serial_classify host_log capture packet_ota trace rule_load)
 
-# Longest input per target: a few lines for recognisers, a small capture or rule file
+# Longest input per target: one line for the recognisers, a small capture or rule file
 # for the rest. Longer inputs only slow the fuzzer down without reaching new code.
 max_len() {
   case $1 in
-    serial_classify) echo 4096 ;;
+    serial_classify) echo 1024 ;;
     capture) echo 65536 ;;
     trace) echo 32768 ;;
     *) echo 16384 ;;
