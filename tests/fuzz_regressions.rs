@@ -7,7 +7,6 @@
 //! build does not, so the replay finds arithmetic overflows the fuzzer walked past.
 
 #[path = "../fuzz/src/lib.rs"]
-#[allow(dead_code)]
 mod entries;
 
 use std::path::{Path, PathBuf};
