@@ -273,24 +273,30 @@ pub(crate) fn read_trace(
     p: &std::path::Path,
     notes: &mut Vec<String>,
 ) -> Result<Vec<crate::event::Event>, UserError> {
-    let bytes = read_input(p, "trace")?;
-    let t = trace::read(&bytes[..])
+    // Streamed, not read whole: a damaged trace can be any size.
+    let file = crate::error::open_input(p, "trace")?;
+    let t = trace::read(std::io::BufReader::new(file))
         .map_err(|e| UserError::new(format!("cannot read trace `{}`: {e}", p.display())))?;
     if t.events.is_empty() {
-        let why = t
+        let first_skip = t
             .skipped
             .first()
-            .map_or("it has no events".to_string(), |(line, why)| {
-                format!("line {line}: {why}")
-            });
+            .map(|(line, why)| format!("line {line}: {why}"));
+        let why = t
+            .damaged
+            .clone()
+            .or(first_skip)
+            .unwrap_or("it has no events".to_string());
         return Err(UserError::new(format!("`{}` is not a usable ota-doctor trace: {why}", p.display()))
             .hint("traces are JSON Lines written by ota-doctor --export; pass plain logs with --serial-log / --host-log"));
+    }
+    if let Some(why) = &t.damaged {
+        notes.push(format!("In the trace `{}`: {why}.", p.display()));
     }
     if !t.skipped.is_empty() {
         notes.push(format!(
             "{} unreadable line(s) in the trace were skipped (first: line {}).",
-            t.skipped.len(),
-            t.skipped[0].0
+            t.skipped_total, t.skipped[0].0
         ));
     }
     Ok(t.events)
