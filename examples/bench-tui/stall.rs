@@ -83,6 +83,7 @@ pub fn measure(
         plan: &plan,
         sink: None,
         stop: &stop,
+        stop_sources: None,
     };
     let mut keys = Recorder::new(steady, Duration::from_secs(secs));
     let mut term = Terminal::new(TestBackend::new(120, 36)).map_err(|e| e.to_string())?;
