@@ -7,8 +7,10 @@
 //! lines, and the events a diagnosis rests on under a cap of their own) while the
 //! trace file, written as events arrive, keeps everything.
 
+mod front;
 mod window;
 
+pub use front::{Cut, Front, GONE, sort_front};
 pub use window::{Held, Window, is_plain};
 
 use crate::decode::lines;
@@ -177,8 +179,9 @@ impl Session {
         if !self.held.over(&self.window) {
             return;
         }
-        let mut keep = self.held.trim(&self.window);
-        let gone = self.events.extract_if(.., |e| !keep(e));
+        let cut = self.held.cut(&self.window);
+        let front = sort_front(&mut self.events, cut);
+        let gone = self.events.drain(..front.gone);
         match &mut self.released {
             // A batch the owner did not take is freed now: at most one is held.
             Some(r) => *r = gone.collect(),

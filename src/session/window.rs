@@ -54,9 +54,9 @@ pub fn is_plain(e: &Event) -> bool {
 /// What a window holds, by class, and how many events it let go.
 #[derive(Clone, Debug, Default)]
 pub struct Held {
-    lines: usize,
-    marked: usize,
-    dropped: usize,
+    pub(super) lines: usize,
+    pub(super) marked: usize,
+    pub(super) dropped: usize,
 }
 
 impl Held {
@@ -91,20 +91,8 @@ impl Held {
     /// A filter that, applied in order to the held events, keeps the newest of each
     /// class within its cap; the counts already assume it was applied.
     pub fn trim(&mut self, w: &Window) -> impl FnMut(&Event) -> bool + use<> {
-        let mut lines = self.lines.saturating_sub(w.lines);
-        let mut marked = self.marked.saturating_sub(w.marked);
-        self.lines -= lines;
-        self.marked -= marked;
-        self.dropped += lines + marked;
-        move |e| {
-            let left = if is_plain(e) { &mut lines } else { &mut marked };
-            if *left > 0 {
-                *left -= 1;
-                false
-            } else {
-                true
-            }
-        }
+        let mut cut = self.cut(w);
+        move |e| cut.keep(e)
     }
 }
 

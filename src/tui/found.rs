@@ -5,7 +5,7 @@
 
 use crate::analysis::Report;
 use crate::event::{Event, Value};
-use crate::session::{Held, Outline, Window};
+use crate::session::{Held, Outline, Window, sort_front};
 use crate::timeline::Timeline;
 use std::collections::BTreeMap;
 
@@ -68,8 +68,9 @@ impl Mirror {
     /// What one push added to the session; like the session, makes room first.
     pub fn add(&mut self, events: Vec<Event>) {
         if self.held.over(&self.window) {
-            let mut keep = self.held.trim(&self.window);
-            self.events.retain(|e| keep(e));
+            let cut = self.held.cut(&self.window);
+            let front = sort_front(&mut self.events, cut);
+            self.events.drain(..front.gone);
         }
         events.iter().for_each(|e| self.held.add(e));
         self.events.extend(events);
