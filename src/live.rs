@@ -159,13 +159,11 @@ fn emit(session: &Session, n: usize, plan: &Plan, sink: &mut Option<&mut TraceSi
     if n == 0 {
         return;
     }
-    let new = &session.events()[session.events().len() - n..];
     if let Some(s) = sink.as_deref_mut() {
-        s.write(new);
+        s.write(session.newest(n));
     }
     if plan.print {
-        let lines: String = new
-            .iter()
+        let lines: String = (session.newest(n))
             .map(|e| crate::sinks::text::event_line(e, t0) + "\n")
             .collect();
         let _ = if plan.to_stderr {

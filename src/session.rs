@@ -22,7 +22,7 @@ use crate::decode::net::pcap::LinkType;
 use crate::decode::{decode_line, timestamp};
 use crate::event::{Event, Source};
 use crate::timeline::{Builder, Timeline};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 /// One stamped piece of input, as a source delivers it.
@@ -44,7 +44,8 @@ pub enum Input {
 pub struct Session {
     /// The password the user gave (`--auth`): removed from every line, whatever its form.
     secret: Option<Password>,
-    events: Vec<Event>,
+    /// Oldest first; a deque, so a trim removes its front without moving the rest.
+    events: VecDeque<Event>,
     ota: OtaDecoder,
     arp: ArpWatch,
     captured: BTreeSet<Source>,
@@ -116,7 +117,7 @@ impl Session {
     }
 
     /// Decodes one input; returns how many events it added (they are the tail of
-    /// [`Session::events`]).
+    /// [`Session::events`], see [`Session::newest`]).
     pub fn push(&mut self, input: Input) -> usize {
         self.make_room();
         let before = self.events.len();
@@ -166,7 +167,7 @@ impl Session {
     fn add(&mut self, e: Event) {
         self.held.add(&e);
         self.total += 1;
-        self.events.push(e);
+        self.events.push_back(e);
     }
 
     fn add_all(&mut self, evs: Vec<Event>) {
@@ -198,8 +199,14 @@ impl Session {
         ));
     }
 
-    pub fn events(&self) -> &[Event] {
+    /// Held events, oldest first.
+    pub fn events(&self) -> &VecDeque<Event> {
         &self.events
+    }
+
+    /// The `n` newest events: what a push just added.
+    pub fn newest(&self, n: usize) -> impl Iterator<Item = &Event> {
+        self.events.range(self.events.len().saturating_sub(n)..)
     }
 
     /// With `true`, each trim keeps what it let go for [`Session::take_released`]:

@@ -103,7 +103,7 @@ fn example_session() -> (Session, i64) {
     for i in inputs {
         s.push(i);
     }
-    let end = s.events().last().map_or(0, |e| e.t_us) + 1_000_000;
+    let end = s.events().back().map_or(0, |e| e.t_us) + 1_000_000;
     s.finish(end);
     (s, end)
 }
@@ -534,7 +534,7 @@ fn e_in_a_replay_writes_a_trace_snapshot_and_says_where() {
     let mut info = SourcesInfo::new();
     info.snapshot = dir.path().join("snap.jsonl");
     let (s, _) = example_session();
-    let mut app = tui::replay_app(s.events().to_vec(), &info);
+    let mut app = tui::replay_app(s.events().iter().cloned().collect(), &info);
     let mut term = Terminal::new(TestBackend::new(120, 36)).unwrap();
     let keys = VecDeque::from([
         TermEvent::Key(key(KeyCode::Char('e'))),

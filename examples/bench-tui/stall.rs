@@ -93,7 +93,7 @@ pub fn measure(
     producer.join().map_err(|_| "the producer panicked")?;
     let mut f = keys.figures(session.events().len(), budget)?;
     let t = Instant::now();
-    let copy = session.events().to_vec();
+    let copy = session.events().iter().cloned().collect::<Vec<_>>();
     f.clone = t.elapsed();
     let t = Instant::now();
     drop(copy);

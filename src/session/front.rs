@@ -3,10 +3,13 @@
 //! the window; behind the last removed event nothing is looked at. A trim then costs
 //! what it removes (and, in a `Vec`, one block move of the rest), not a walk over
 //! every held event: the UI loop trims a full window twice in one tick (the
-//! session's and the screen's), and that walk was its longest pause.
+//! session's and the screen's), and that walk was its longest pause. Events are held
+//! in a `VecDeque` so that removing the front moves nothing behind it either: moving
+//! the ~90k events that stay was most of what was left of a trim's cost.
 
 use super::window::{Held, Window, is_plain};
 use crate::event::Event;
+use std::collections::VecDeque;
 
 /// Marks an event that was let go in a map from old to new indices.
 pub const GONE: usize = usize::MAX;
@@ -77,7 +80,7 @@ impl Front {
 /// Moves the events `cut` lets go to the start of `events`, keeping the order of the
 /// others, and looks no further than the last of them. The caller removes the first
 /// [`Front::gone`] events (a `drain`, which hands them on for freeing elsewhere).
-pub fn sort_front(events: &mut [Event], mut cut: Cut) -> Front {
+pub fn sort_front(events: &mut VecDeque<Event>, mut cut: Cut) -> Front {
     let mut keep = Vec::new();
     for e in events.iter() {
         if cut.done() {
@@ -132,7 +135,7 @@ mod tests {
             let mut walk = held.clone();
             let mut keep = walk.trim(&w);
             let want: Vec<Event> = events.iter().filter(|e| keep(e)).cloned().collect();
-            let mut got = events.clone();
+            let mut got: VecDeque<Event> = events.iter().cloned().collect();
             let front = sort_front(&mut got, held.cut(&w));
             let gone: Vec<Event> = got.drain(..front.gone).collect();
             assert_eq!(got, want, "{w:?}");
@@ -156,7 +159,7 @@ mod tests {
             marked: 50,
         };
         let line = |n| Event::new(Source::Serial, "line", format!("line {n}"));
-        let mut events: Vec<Event> = (0..60).map(line).collect();
+        let mut events: VecDeque<Event> = (0..60).map(line).collect();
         let mut held = Held::default();
         events.iter().for_each(|e| held.add(e));
         let front = sort_front(&mut events, held.cut(&w));

@@ -70,10 +70,9 @@ impl Held {
     }
 
     /// Starts over with `events` (a new timeline replaced the held one).
-    pub fn recount(&mut self, events: &[Event]) {
-        let lines = events.iter().filter(|e| is_plain(e)).count();
-        self.lines = lines;
-        self.marked = events.len() - lines;
+    pub fn recount<'a>(&mut self, events: impl IntoIterator<Item = &'a Event>) {
+        (self.lines, self.marked) = (0, 0);
+        events.into_iter().for_each(|e| self.add(e));
     }
 
     /// Events let go so far.

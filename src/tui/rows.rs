@@ -17,9 +17,9 @@ pub struct Rows {
 
 impl Rows {
     /// Scans every event once: after a new analysis or a new filter, not per frame.
-    pub fn build(events: &[Event], search: &Search) -> Rows {
+    pub fn build<'a>(events: impl IntoIterator<Item = &'a Event>, search: &Search) -> Rows {
         let mut rows = Rows::default();
-        for (i, e) in events.iter().enumerate() {
+        for (i, e) in events.into_iter().enumerate() {
             if search.shows(e) {
                 rows.all.push(i);
                 rows.pane_mut(e.source).push(i);

@@ -125,7 +125,7 @@ impl App {
             .filter(|_| !self.follow)
             .and_then(|&i| self.events.get(i))
             .cloned();
-        self.events = tl.events;
+        self.events = tl.events.into();
         self.held.recount(&self.events);
         self.facts = tl.facts;
         self.take_report(report);
@@ -172,7 +172,7 @@ impl App {
     fn find(&self, e: &Event) -> Result<usize, usize> {
         let key = (e.t_us, e.source);
         let from = self.events.partition_point(|x| (x.t_us, x.source) < key);
-        (self.events[from..].iter())
+        (self.events.range(from..))
             .take_while(|x| (x.t_us, x.source) == key)
             .position(|x| x == e)
             .map(|k| from + k)

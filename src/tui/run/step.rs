@@ -2,6 +2,7 @@
 //! sent, and handing it to the screen, the trace and the analysis thread.
 
 use super::{ANALYSIS_EVERY, ANALYSIS_SPACING, DRAIN_FOR, DRAIN_MAX, Feed, Ticks};
+use crate::event::Event;
 use crate::live::{self, Msg};
 use crate::session::Input;
 use crate::tui::app::App;
@@ -18,7 +19,7 @@ pub(super) fn seed(feed: &Feed<'_>, app: &mut App, worker: &mut Worker) {
         return;
     }
     held.iter().for_each(|e| app.push(e.clone()));
-    worker.events(held.to_vec());
+    worker.events(held.iter().cloned().collect());
 }
 
 /// What the loop works on: the sources' side, the screen, the analysis.
@@ -107,15 +108,14 @@ impl Live<'_, '_> {
         if n == 0 {
             return;
         }
-        let all = self.feed.session.events();
-        let new = &all[all.len() - n..];
+        let new: Vec<Event> = self.feed.session.newest(n).cloned().collect();
         if let Some(s) = self.feed.sink.as_deref_mut() {
-            s.write(new);
+            s.write(&new);
         }
-        for e in new {
+        for e in &new {
             self.app.push(e.clone());
         }
-        self.worker.events(new.to_vec());
+        self.worker.events(new);
         self.worker.free(self.app.take_released());
     }
 
