@@ -40,7 +40,7 @@ fn events(n: usize) -> Vec<Event> {
         });
         sec += 1;
     }
-    s.events()[..n].to_vec()
+    s.events().range(..n).cloned().collect()
 }
 
 /// The live UI's state once every event arrived and the analysis ran.

@@ -69,7 +69,7 @@ pub fn record(
     plan: &Plan,
     mut sink: Option<&mut TraceSink>,
     stop: &AtomicBool,
-    stop_sources: impl FnOnce() -> (Vec<String>, Vec<JoinHandle<()>>),
+    stop_sources: impl FnOnce() -> Stopped,
 ) -> i64 {
     let started = Instant::now();
     let mut finished_at: Option<Instant> = None;
@@ -93,6 +93,27 @@ pub fn record(
         }
     }
     let end = now_us();
+    let notes = wind_down(rx, stop_sources, |m| take(m, session, plan, &mut sink, t0));
+    for n in notes {
+        session.note(n);
+    }
+    let n = session.finish(end);
+    emit(session, n, plan, &mut sink, t0);
+    end
+}
+
+/// What stopping the sources returns: notes about them, and the threads still
+/// handing on what the sources read last.
+pub type Stopped = (Vec<String>, Vec<JoinHandle<()>>);
+
+/// Stops the sources and gives `take` what they still deliver on the way out (a
+/// serial line cut off without its line break), then returns their notes. Every
+/// recording loop ends through here, so none of them loses a source's last words.
+pub fn wind_down(
+    rx: &Receiver<Msg>,
+    stop_sources: impl FnOnce() -> Stopped,
+    mut take: impl FnMut(Msg),
+) -> Vec<String> {
     let (notes, forwarders) = stop_sources();
     // Keep receiving while the forwarders hand on the rest: they may be waiting for
     // room in the queue. Bounded, should one of them hang.
@@ -100,17 +121,12 @@ pub fn record(
     while Instant::now() < deadline {
         let done = forwarders.iter().all(JoinHandle::is_finished);
         match rx.recv_timeout(Duration::from_millis(10)) {
-            Ok(m) => take(m, session, plan, &mut sink, t0),
+            Ok(m) => take(m),
             Err(RecvTimeoutError::Timeout) if !done => {}
             Err(_) => break,
         }
     }
-    for n in notes {
-        session.note(n);
-    }
-    let n = session.finish(end);
-    emit(session, n, plan, &mut sink, t0);
-    end
+    notes
 }
 
 /// Records one message from a source.
@@ -143,13 +159,11 @@ fn emit(session: &Session, n: usize, plan: &Plan, sink: &mut Option<&mut TraceSi
     if n == 0 {
         return;
     }
-    let new = &session.events()[session.events().len() - n..];
     if let Some(s) = sink.as_deref_mut() {
-        s.write(new);
+        s.write(session.newest(n));
     }
     if plan.print {
-        let lines: String = new
-            .iter()
+        let lines: String = (session.newest(n))
             .map(|e| crate::sinks::text::event_line(e, t0) + "\n")
             .collect();
         let _ = if plan.to_stderr {

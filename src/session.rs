@@ -7,8 +7,10 @@
 //! lines, and the events a diagnosis rests on under a cap of their own) while the
 //! trace file, written as events arrive, keeps everything.
 
+mod front;
 mod window;
 
+pub use front::{Cut, Front, GONE, sort_front};
 pub use window::{Held, Window, is_plain};
 
 use crate::decode::lines;
@@ -20,7 +22,7 @@ use crate::decode::net::pcap::LinkType;
 use crate::decode::{decode_line, timestamp};
 use crate::event::{Event, Source};
 use crate::timeline::{Builder, Timeline};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 /// One stamped piece of input, as a source delivers it.
@@ -42,7 +44,8 @@ pub enum Input {
 pub struct Session {
     /// The password the user gave (`--auth`): removed from every line, whatever its form.
     secret: Option<Password>,
-    events: Vec<Event>,
+    /// Oldest first; a deque, so a trim removes its front without moving the rest.
+    events: VecDeque<Event>,
     ota: OtaDecoder,
     arp: ArpWatch,
     captured: BTreeSet<Source>,
@@ -114,7 +117,7 @@ impl Session {
     }
 
     /// Decodes one input; returns how many events it added (they are the tail of
-    /// [`Session::events`]).
+    /// [`Session::events`], see [`Session::newest`]).
     pub fn push(&mut self, input: Input) -> usize {
         self.make_room();
         let before = self.events.len();
@@ -164,7 +167,7 @@ impl Session {
     fn add(&mut self, e: Event) {
         self.held.add(&e);
         self.total += 1;
-        self.events.push(e);
+        self.events.push_back(e);
     }
 
     fn add_all(&mut self, evs: Vec<Event>) {
@@ -177,8 +180,9 @@ impl Session {
         if !self.held.over(&self.window) {
             return;
         }
-        let mut keep = self.held.trim(&self.window);
-        let gone = self.events.extract_if(.., |e| !keep(e));
+        let cut = self.held.cut(&self.window);
+        let front = sort_front(&mut self.events, cut);
+        let gone = self.events.drain(..front.gone);
         match &mut self.released {
             // A batch the owner did not take is freed now: at most one is held.
             Some(r) => *r = gone.collect(),
@@ -195,8 +199,14 @@ impl Session {
         ));
     }
 
-    pub fn events(&self) -> &[Event] {
+    /// Held events, oldest first.
+    pub fn events(&self) -> &VecDeque<Event> {
         &self.events
+    }
+
+    /// The `n` newest events: what a push just added.
+    pub fn newest(&self, n: usize) -> impl Iterator<Item = &Event> {
+        self.events.range(self.events.len().saturating_sub(n)..)
     }
 
     /// With `true`, each trim keeps what it let go for [`Session::take_released`]:

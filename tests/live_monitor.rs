@@ -161,3 +161,28 @@ fn run_stops_the_whole_uploader_and_hides_the_password() {
         "the grandchild {pid} is still running: {stat}"
     );
 }
+
+/// Without --export a long run loses its oldest events; the user is told once, at
+/// the start, what memory keeps and how to keep everything. With it, nothing is said.
+#[test]
+fn a_run_without_export_says_memory_keeps_only_the_newest_events() {
+    let run = |export: Option<&std::path::Path>| {
+        let mut c = Command::new(BIN);
+        c.args(["run", "--no-tui", "--window", "500"]);
+        if let Some(p) = export {
+            c.arg("--export").arg(p);
+        }
+        let out = c.args(["--", "true"]).output().unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let said = run(None);
+    let lines: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("--export FILE.jsonl"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{said}");
+    assert!(lines[0].contains("newest 500"), "{said}");
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = run(Some(&dir.path().join("t.jsonl")));
+    assert!(!quiet.contains("--export FILE.jsonl"), "{quiet}");
+}

@@ -103,7 +103,7 @@ fn example_session() -> (Session, i64) {
     for i in inputs {
         s.push(i);
     }
-    let end = s.events().last().map_or(0, |e| e.t_us) + 1_000_000;
+    let end = s.events().back().map_or(0, |e| e.t_us) + 1_000_000;
     s.finish(end);
     (s, end)
 }
@@ -473,6 +473,7 @@ fn the_live_loop_records_until_the_upload_ends_and_lingers() {
         plan: &plan,
         sink: Some(&mut sink),
         stop: &stop,
+        stop_sources: None,
     };
     let end = tui::drive(&mut term, &mut Script(VecDeque::new()), feed, &info());
     assert!(end > 0);
@@ -520,6 +521,7 @@ fn q_ends_the_live_loop_while_sources_still_run() {
         plan: &plan,
         sink: None,
         stop: &stop,
+        stop_sources: None,
     };
     let keys = VecDeque::from([TermEvent::Key(key(KeyCode::Char('q')))]);
     tui::drive(&mut term, &mut Script(keys), feed, &SourcesInfo::new());
@@ -532,7 +534,7 @@ fn e_in_a_replay_writes_a_trace_snapshot_and_says_where() {
     let mut info = SourcesInfo::new();
     info.snapshot = dir.path().join("snap.jsonl");
     let (s, _) = example_session();
-    let mut app = tui::replay_app(s.events().to_vec(), &info);
+    let mut app = tui::replay_app(s.events().iter().cloned().collect(), &info);
     let mut term = Terminal::new(TestBackend::new(120, 36)).unwrap();
     let keys = VecDeque::from([
         TermEvent::Key(key(KeyCode::Char('e'))),
@@ -565,6 +567,7 @@ fn the_stop_flag_ends_the_live_loop_with_a_note() {
         plan: &plan,
         sink: None,
         stop: &stop,
+        stop_sources: None,
     };
     tui::drive(
         &mut term,
@@ -693,4 +696,110 @@ fn a_new_analysis_over_fewer_events_keeps_the_mark_and_the_paused_page() {
     app.set_analysis(tl, report);
     assert_eq!(app.events()[app.highlight.expect("still marked")], marked);
     assert_eq!(app.events()[app.rows()[app.top]], top_event);
+}
+
+fn quick_plan() -> Plan {
+    Plan {
+        duration: None,
+        linger: Duration::ZERO,
+        print: false,
+        to_stderr: false,
+        tui: true,
+    }
+}
+
+/// A port that vanishes mid-line: its reader hands on the cut-off line only as it
+/// is stopped. The UI loop stops the sources before finishing, so the line is kept.
+#[test]
+fn a_line_the_sources_hand_on_while_stopping_is_recorded() {
+    let (tx, rx) = ota_doctor::live::channel();
+    tx.send(Msg::Finished).unwrap();
+    let mut stop_sources = move || {
+        let tx = tx.clone();
+        let last = std::thread::spawn(move || {
+            let bytes = b"E (1234) ota: cut off when the port vanish".to_vec();
+            let _ = tx.send(Msg::Input(Input::Serial { t_us: 1, bytes }));
+        });
+        (vec!["serial port closed".to_string()], vec![last])
+    };
+    let plan = quick_plan();
+    let mut session = Session::new();
+    let stop = AtomicBool::new(false);
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let feed = tui::Feed {
+        rx: &rx,
+        session: &mut session,
+        plan: &plan,
+        sink: None,
+        stop: &stop,
+        stop_sources: Some(&mut stop_sources),
+    };
+    tui::drive(&mut term, &mut Script(VecDeque::new()), feed, &info());
+    let texts: Vec<&str> = session.events().iter().map(|e| e.text.as_str()).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("cut off when the port vanish")),
+        "{texts:?}"
+    );
+    assert!(session.notes().iter().any(|n| n == "serial port closed"));
+}
+
+/// A capture file that cannot be written (a full disk: /dev/full) is said on screen
+/// while the run goes on, and kept for the final notes.
+#[test]
+fn a_trace_write_failure_shows_while_running() {
+    let (tx, rx) = ota_doctor::live::channel();
+    for i in wire(DAY) {
+        tx.send(Msg::Input(i)).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = ota_doctor::live::TraceSink::create(&dir.path().join("t.jsonl")).unwrap();
+    sink.pcap_path = "/dev/full".into();
+    let plan = quick_plan();
+    let mut session = Session::new();
+    let stop = AtomicBool::new(false);
+    let mut term = Terminal::new(TestBackend::new(200, 36)).unwrap();
+    // Quits once the frames were taken: a key is only read after a drain.
+    let keys = VecDeque::from([TermEvent::Key(key(KeyCode::Char('q')))]);
+    let feed = tui::Feed {
+        rx: &rx,
+        session: &mut session,
+        plan: &plan,
+        sink: Some(&mut sink),
+        stop: &stop,
+        stop_sources: None,
+    };
+    tui::drive(&mut term, &mut Script(keys), feed, &info());
+    drop(tx);
+    let told = |n: &String| n.contains("writing `/dev/full` stopped");
+    assert!(session.notes().iter().any(told), "{:?}", session.notes());
+    assert!(sink.news().is_empty(), "left for the end-of-run notes only");
+    let r = rows(term.backend());
+    assert!(r.iter().any(|l| l.contains("/dev/full")), "{r:#?}");
+}
+
+/// What the command asks to show at the start (memory keeps only the newest
+/// events) is on the first frame.
+#[test]
+fn the_start_note_is_on_the_first_frame() {
+    let (_tx, rx) = ota_doctor::live::channel();
+    let plan = quick_plan();
+    let mut session = Session::new();
+    let stop = AtomicBool::new(false);
+    let mut term = Terminal::new(TestBackend::new(160, 24)).unwrap();
+    let mut info = info();
+    info.start_note = Some("memory keeps only the newest 9 log lines".into());
+    let feed = tui::Feed {
+        rx: &rx,
+        session: &mut session,
+        plan: &plan,
+        sink: None,
+        stop: &stop,
+        stop_sources: None,
+    };
+    let keys = VecDeque::from([TermEvent::Key(key(KeyCode::Char('q')))]);
+    tui::drive(&mut term, &mut Script(keys), feed, &info);
+    let r = rows(term.backend());
+    assert!(r.iter().any(|l| l.contains("newest 9 log lines")), "{r:#?}");
 }

@@ -83,6 +83,7 @@ pub fn measure(
         plan: &plan,
         sink: None,
         stop: &stop,
+        stop_sources: None,
     };
     let mut keys = Recorder::new(steady, Duration::from_secs(secs));
     let mut term = Terminal::new(TestBackend::new(120, 36)).map_err(|e| e.to_string())?;
@@ -92,7 +93,7 @@ pub fn measure(
     producer.join().map_err(|_| "the producer panicked")?;
     let mut f = keys.figures(session.events().len(), budget)?;
     let t = Instant::now();
-    let copy = session.events().to_vec();
+    let copy = session.events().iter().cloned().collect::<Vec<_>>();
     f.clone = t.elapsed();
     let t = Instant::now();
     drop(copy);

@@ -198,7 +198,7 @@ fn sources_info(
     a: &LiveArgs,
     ip: Option<std::net::Ipv4Addr>,
     sources: &super::sources::Sources,
-    rules: RuleSet,
+    rules: &LiveRules,
 ) -> Result<crate::tui::SourcesInfo, UserError> {
     let mut info = crate::tui::SourcesInfo::new();
     info.serial = a.serial.clone().map(|p| (p, a.baud));
@@ -209,13 +209,26 @@ fn sources_info(
     if let Some(e) = &a.export {
         info.snapshot = e.with_extension("snapshot.jsonl");
     }
-    info.rules = rules;
+    info.rules = rules.current();
+    info.live_rules = Some(rules.clone());
+    info.start_note = memory_note(a);
     info.window = crate::session::Window::lines(a.window);
     info.trace = a.export.clone();
     if a.reset_key {
         info.reset = sources.reset_handle();
     }
     Ok(info)
+}
+
+/// Without --export, memory is all there is: said once at the start, before a long
+/// run lets its first events go.
+fn memory_note(a: &LiveArgs) -> Option<String> {
+    a.export.is_none().then(|| {
+        format!(
+            "memory keeps only the newest {} log lines (--window); --export FILE.jsonl keeps the whole session on disk",
+            crate::session::Window::lines(a.window).lines
+        )
+    })
 }
 
 /// After the upload ends the device still prints its result and reboots.
@@ -258,9 +271,14 @@ pub fn record(
     extra(tx.clone())?;
     drop(tx);
     let info = match (&sources, plan.tui) {
-        (Some(s), true) => Some(sources_info(a, ip, s, rules.current())?),
+        (Some(s), true) => Some(sources_info(a, ip, s, &rules)?),
         _ => None,
     };
+    if info.is_none()
+        && let Some(n) = memory_note(a)
+    {
+        eprintln!("ota-doctor: {n}");
+    }
     let mut stop_sources = || {
         sources
             .take()
@@ -268,7 +286,15 @@ pub fn record(
             .unwrap_or_default()
     };
     let end = if let Some(info) = info {
-        match crate::tui::run(&rx, &mut session, plan, sink.as_mut(), &stop, info) {
+        let feed = crate::tui::Feed {
+            rx: &rx,
+            session: &mut session,
+            plan,
+            sink: sink.as_mut(),
+            stop: &stop,
+            stop_sources: Some(&mut stop_sources),
+        };
+        match crate::tui::run(feed, info) {
             Ok(end) => end,
             Err(e) => {
                 session.note(format!(
@@ -294,7 +320,7 @@ pub fn record(
             &mut stop_sources,
         )
     };
-    // The terminal UI finishes the session itself; its sources are stopped here.
+    // Both loops stop the sources themselves; this is for a path that did not.
     let (notes, forwarders) = stop_sources();
     for f in forwarders {
         let _ = f.join();

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 const POLL: Duration = Duration::from_millis(500);
 
 /// The rules a run judges with, kept current by a watcher thread.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct LiveRules {
     set: Arc<Mutex<RuleSet>>,
     stop: Arc<AtomicBool>,
@@ -55,6 +55,14 @@ impl LiveRules {
         self.set.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// Runs `judge` with the rules as they are now, without copying them: the UI's
+    /// analysis thread asks twice a second. A reload waits for it to end.
+    pub fn with<R>(&self, judge: impl FnOnce(&RuleSet) -> R) -> R {
+        // A watcher that panicked mid-swap left a whole set either way.
+        let set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        judge(&set)
+    }
+
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
@@ -75,7 +83,8 @@ impl LiveRules {
         }
     }
 
-    fn reload(&self, dirs: &[PathBuf]) -> String {
+    /// Loads `dirs` again; says what happened, as the note the user sees.
+    pub(crate) fn reload(&self, dirs: &[PathBuf]) -> String {
         let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
         let shown = shown.join(", ");
         let rule_dirs = RuleDirs {

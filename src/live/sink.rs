@@ -185,12 +185,11 @@ impl TraceSink {
         }
     }
 
-    pub(crate) fn write(&mut self, events: &[Event]) {
+    pub(crate) fn write<'a>(&mut self, events: impl IntoIterator<Item = &'a Event>) {
         let Some(w) = self.trace.as_mut() else {
             return;
         };
-        let r = events
-            .iter()
+        let r = (events.into_iter())
             .try_for_each(|e| trace::write_event(w, e))
             .and_then(|_| w.flush());
         if let Err(e) = r {

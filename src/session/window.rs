@@ -54,9 +54,9 @@ pub fn is_plain(e: &Event) -> bool {
 /// What a window holds, by class, and how many events it let go.
 #[derive(Clone, Debug, Default)]
 pub struct Held {
-    lines: usize,
-    marked: usize,
-    dropped: usize,
+    pub(super) lines: usize,
+    pub(super) marked: usize,
+    pub(super) dropped: usize,
 }
 
 impl Held {
@@ -70,10 +70,9 @@ impl Held {
     }
 
     /// Starts over with `events` (a new timeline replaced the held one).
-    pub fn recount(&mut self, events: &[Event]) {
-        let lines = events.iter().filter(|e| is_plain(e)).count();
-        self.lines = lines;
-        self.marked = events.len() - lines;
+    pub fn recount<'a>(&mut self, events: impl IntoIterator<Item = &'a Event>) {
+        (self.lines, self.marked) = (0, 0);
+        events.into_iter().for_each(|e| self.add(e));
     }
 
     /// Events let go so far.
@@ -91,20 +90,8 @@ impl Held {
     /// A filter that, applied in order to the held events, keeps the newest of each
     /// class within its cap; the counts already assume it was applied.
     pub fn trim(&mut self, w: &Window) -> impl FnMut(&Event) -> bool + use<> {
-        let mut lines = self.lines.saturating_sub(w.lines);
-        let mut marked = self.marked.saturating_sub(w.marked);
-        self.lines -= lines;
-        self.marked -= marked;
-        self.dropped += lines + marked;
-        move |e| {
-            let left = if is_plain(e) { &mut lines } else { &mut marked };
-            if *left > 0 {
-                *left -= 1;
-                false
-            } else {
-                true
-            }
-        }
+        let mut cut = self.cut(w);
+        move |e| cut.keep(e)
     }
 }
 

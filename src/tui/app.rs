@@ -13,7 +13,7 @@ use crate::analysis::Report;
 use crate::event::{Event, Value};
 use crate::session::{Held, Window};
 use crate::timeline::Timeline;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
@@ -60,7 +60,8 @@ pub enum Mode {
 
 pub struct App {
     /// In timeline order; at most the window's worth (the trace file has the rest).
-    events: Vec<Event>,
+    /// A deque: a trim removes the oldest without moving the rest.
+    events: VecDeque<Event>,
     /// Indices into `events` that the timeline and the panes show.
     rows: Rows,
     window: Window,
@@ -107,7 +108,7 @@ pub struct App {
 impl App {
     pub fn new(sources: &SourcesInfo, mode: Mode) -> App {
         App {
-            events: Vec::new(),
+            events: VecDeque::new(),
             rows: Rows::default(),
             window: sources.window,
             held: Held::default(),
@@ -155,7 +156,7 @@ impl App {
         app
     }
 
-    pub fn events(&self) -> &[Event] {
+    pub fn events(&self) -> &VecDeque<Event> {
         &self.events
     }
     /// What the timeline shows: indices into [`App::events`].

@@ -2,12 +2,13 @@
 
 use crate::event::Event;
 use crate::export::trace;
+use std::collections::VecDeque;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
 /// Writes a complete trace file and returns the line for the status bar. Failure is
 /// a message, not an error: the live run goes on.
-pub fn snapshot(path: &Path, events: &[Event]) -> String {
+pub fn snapshot(path: &Path, events: &VecDeque<Event>) -> String {
     let written = std::fs::File::create(path).and_then(|f| {
         let mut w = BufWriter::new(f);
         trace::write_header(&mut w)?;

@@ -5,9 +5,9 @@
 
 use crate::analysis::Report;
 use crate::event::{Event, Value};
-use crate::session::{Held, Outline, Window};
+use crate::session::{Held, Outline, Window, sort_front};
 use crate::timeline::Timeline;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// A report whose evidence indices point into `evidence`.
 #[derive(Debug, Default)]
@@ -51,7 +51,7 @@ pub(crate) fn evidence_mut(r: &mut Report) -> impl Iterator<Item = &mut Vec<usiz
 /// The analysis thread's own copy of the session's held events, fed as they arrive
 /// and let go as the session lets them go, so a request hands over no events.
 pub struct Mirror {
-    events: Vec<Event>,
+    events: VecDeque<Event>,
     held: Held,
     window: Window,
 }
@@ -59,7 +59,7 @@ pub struct Mirror {
 impl Mirror {
     pub fn new(window: Window) -> Mirror {
         Mirror {
-            events: Vec::new(),
+            events: VecDeque::new(),
             held: Held::default(),
             window,
         }
@@ -68,8 +68,9 @@ impl Mirror {
     /// What one push added to the session; like the session, makes room first.
     pub fn add(&mut self, events: Vec<Event>) {
         if self.held.over(&self.window) {
-            let mut keep = self.held.trim(&self.window);
-            self.events.retain(|e| keep(e));
+            let cut = self.held.cut(&self.window);
+            let front = sort_front(&mut self.events, cut);
+            self.events.drain(..front.gone);
         }
         events.iter().for_each(|e| self.held.add(e));
         self.events.extend(events);
@@ -84,7 +85,7 @@ impl Mirror {
     ) -> Found {
         let tl = outline.timeline(std::mem::take(&mut self.events));
         let found = Found::new(analyse(&tl), &tl);
-        self.events = tl.events;
+        self.events = tl.events.into();
         // The timeline leaves out events that are not the session's to analyse.
         self.held.recount(&self.events);
         found

@@ -47,10 +47,15 @@ pub struct SourcesInfo {
     pub snapshot: PathBuf,
     /// The rules the live analysis runs (built-in plus `--rules`).
     pub rules: RuleSet,
+    /// The same rules kept current as `--rules` files are edited; when set, the
+    /// live analysis judges with these rather than `rules`.
+    pub live_rules: Option<crate::live::LiveRules>,
     /// How much of the session memory holds (`--window`); the rest is in `trace`.
     pub window: crate::session::Window,
     /// Where the full trace is written (`--export`), if anywhere.
     pub trace: Option<PathBuf>,
+    /// Shown in the status line when the loop starts (what memory keeps, say).
+    pub start_note: Option<String>,
     /// Set to reset the board through RTS; None unless the user allowed it
     /// (`--reset-key`), because a reset ends whatever the board was doing.
     pub reset: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -70,8 +75,10 @@ impl SourcesInfo {
             device_ip: None,
             snapshot: PathBuf::from("ota-doctor-snapshot.jsonl"),
             rules: RuleSet::builtin(),
+            live_rules: None,
             window: crate::session::Window::default(),
             trace: None,
+            start_note: None,
             reset: None,
             inline_analysis: false,
         }

@@ -4,8 +4,7 @@
 use super::search::Search;
 use crate::event::{Event, Source};
 
-/// Marks an event that was let go in a map from old to new indices.
-pub const GONE: usize = usize::MAX;
+pub use crate::session::GONE;
 
 /// Sorted indices into the events: every shown row, and the shown rows of each of
 /// the two log panes (the device's serial log; the network and the uploader).
@@ -18,9 +17,9 @@ pub struct Rows {
 
 impl Rows {
     /// Scans every event once: after a new analysis or a new filter, not per frame.
-    pub fn build(events: &[Event], search: &Search) -> Rows {
+    pub fn build<'a>(events: impl IntoIterator<Item = &'a Event>, search: &Search) -> Rows {
         let mut rows = Rows::default();
-        for (i, e) in events.iter().enumerate() {
+        for (i, e) in events.into_iter().enumerate() {
             if search.shows(e) {
                 rows.all.push(i);
                 rows.pane_mut(e.source).push(i);
@@ -60,22 +59,27 @@ impl Rows {
         }
     }
 
-    /// After events were let go: `map[i]` is old event `i`'s new index, or [`GONE`].
-    pub fn remap(&mut self, map: &[usize]) {
+    /// After events were let go: `map(i)` is old event `i`'s new index, or [`GONE`].
+    pub fn remap(&mut self, map: impl Fn(usize) -> usize + Copy) {
         for list in [&mut self.all, &mut self.serial, &mut self.other] {
-            remap(list, map);
+            remap_with(list, map);
         }
     }
 }
 
 /// Keeps the indices that survived, renumbered; order is kept because `map` is.
 pub fn remap(list: &mut Vec<usize>, map: &[usize]) {
-    list.retain_mut(|i| match map.get(*i) {
-        Some(&n) if n != GONE => {
+    remap_with(list, |i| map.get(i).copied().unwrap_or(GONE));
+}
+
+/// [`remap`] with the map as a function: a trim's map is mostly "move down by k".
+pub fn remap_with(list: &mut Vec<usize>, map: impl Fn(usize) -> usize) {
+    list.retain_mut(|i| match map(*i) {
+        GONE => false,
+        n => {
             *i = n;
             true
         }
-        _ => false,
     });
 }
 
@@ -98,7 +102,8 @@ mod tests {
             (rows.pane(true), rows.pane(false)),
             (&[0, 3][..], &[1, 2][..])
         );
-        rows.remap(&[GONE, 0, GONE, 1]);
+        let map = [GONE, 0, GONE, 1];
+        rows.remap(|i| map[i]);
         assert_eq!(rows.all, [0, 1]);
         assert_eq!((rows.pane(true), rows.pane(false)), (&[1][..], &[0][..]));
     }

@@ -9,7 +9,7 @@ use super::worker::{Analyse, Worker};
 use super::{SourcesInfo, export, view};
 use crate::analysis::analyze;
 use crate::event::Event;
-use crate::live::{self, Msg, Plan, TraceSink};
+use crate::live::{self, Msg, Plan, Stopped, TraceSink};
 use crate::session::Session;
 use crate::timeline::Builder;
 use crossterm::event::{self, Event as TermEvent};
@@ -66,27 +66,16 @@ pub struct Feed<'a> {
     pub plan: &'a Plan,
     pub sink: Option<&'a mut TraceSink>,
     pub stop: &'a AtomicBool,
+    /// Stops the sources when the loop ends, before the session is finished, so
+    /// what they still deliver (a line cut off when the port vanished) is recorded.
+    pub stop_sources: Option<&'a mut dyn FnMut() -> Stopped>,
 }
 
 /// Records like [`live::record`], showing the session as it grows instead of
 /// printing lines (`plan.print` is for line mode). Returns the end of recording (µs). `Err` only when the terminal cannot be set up, before any
 /// input was consumed, so the caller can fall back to line output.
-pub fn run(
-    rx: &Receiver<Msg>,
-    session: &mut Session,
-    plan: &Plan,
-    sink: Option<&mut TraceSink>,
-    stop: &AtomicBool,
-    info: SourcesInfo,
-) -> io::Result<i64> {
+pub fn run(feed: Feed<'_>, info: SourcesInfo) -> io::Result<i64> {
     let mut guard = Guard::enter()?;
-    let feed = Feed {
-        rx,
-        session,
-        plan,
-        sink,
-        stop,
-    };
     let end = drive(&mut guard.terminal, &mut Crossterm, feed, &info);
     drop(guard);
     Ok(end)
@@ -100,14 +89,19 @@ pub fn drive<B: Backend>(
     feed: Feed<'_>,
     info: &SourcesInfo,
 ) -> i64 {
-    let rules = info.rules.clone();
-    drive_with(
-        terminal,
-        keys,
-        feed,
-        info,
-        Box::new(move |tl| analyze(&rules, tl)),
-    )
+    drive_with(terminal, keys, feed, info, analyser(info))
+}
+
+/// The live analysis: with the rules as last reloaded when `--rules` files are
+/// watched, so an edit changes the findings on screen as it does in line mode.
+pub(crate) fn analyser(info: &SourcesInfo) -> Analyse {
+    match info.live_rules.clone() {
+        Some(live) => Box::new(move |tl| live.with(|rules| analyze(rules, tl))),
+        None => {
+            let rules = info.rules.clone();
+            Box::new(move |tl| analyze(&rules, tl))
+        }
+    }
 }
 
 /// [`drive`] with the rules' evaluation given: tests make it slow.
@@ -126,7 +120,7 @@ pub(crate) fn drive_with<B: Backend>(
     for n in feed.session.notes() {
         app.note(n.clone());
     }
-    app.message = None;
+    app.message = info.start_note.clone();
     seed(&feed, &mut app, &mut worker);
     feed.session.keep_released(true);
     let mut live = Live {
@@ -140,6 +134,7 @@ pub(crate) fn drive_with<B: Backend>(
         ));
     }
     let end = live::now_us();
+    live.wind_down();
     live.feed.session.keep_released(false);
     let n = live.feed.session.finish(end);
     live.forward(n);

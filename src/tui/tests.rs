@@ -174,6 +174,7 @@ fn keys_are_handled_while_an_analysis_runs_and_its_answer_is_shown() {
         plan: &plan,
         sink: None,
         stop: &stop,
+        stop_sources: None,
     };
     let mut term = Terminal::new(TestBackend::new(120, 36)).unwrap();
     let analyse = slow(started_tx, release_rx, timed_out.clone());
@@ -262,4 +263,52 @@ fn an_answer_about_older_events_lands_on_the_same_events() {
     // The oldest line was let go meanwhile: it is no longer listed.
     assert_eq!(texts, [MARKER]);
     assert!(!timed_out.load(Ordering::SeqCst));
+}
+
+const USER_RULE: &str = r#"
+id = "USR-TUI"
+cause = "x_marker_WORD"
+title = "A marker line"
+severity = "warning"
+message = "saw WORD"
+explanation = "Test rule."
+fix = ["None."]
+
+[sel.m]
+source = "serial"
+regex = '''marker'''
+
+[[when]]
+confidence = 0.9
+steps = [ { match = "m" } ]
+"#;
+
+/// The UI's analysis judges with the rules as last reloaded, as line mode does: an
+/// edit of a --rules file changes the causes it finds.
+#[test]
+fn the_live_analysis_uses_reloaded_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("marker.toml");
+    std::fs::write(&file, USER_RULE.replace("WORD", "before")).unwrap();
+    let dirs = crate::cli::RuleDirs {
+        dirs: vec![file.clone()],
+    };
+    let (tx, _rx) = live::channel();
+    let rules = live::LiveRules::start(&dirs, &tx).unwrap();
+    let mut info = SourcesInfo::new();
+    info.rules = rules.current();
+    info.live_rules = Some(rules.clone());
+    let mut analyse = super::run::analyser(&info);
+    let mut s = Session::new();
+    s.watch(Source::Serial);
+    s.push(serial(1_000, "marker"));
+    let causes = |r: Report| -> Vec<String> { r.findings.into_iter().map(|f| f.cause).collect() };
+    let tl = s.timeline(2_000);
+    assert!(causes(analyse(&tl)).contains(&"x_marker_before".to_string()));
+    std::fs::write(&file, USER_RULE.replace("WORD", "after")).unwrap();
+    let said = rules.reload(&dirs.dirs);
+    assert!(said.contains("rules reloaded"), "{said}");
+    let now = causes(analyse(&tl));
+    rules.stop();
+    assert!(now.contains(&"x_marker_after".to_string()), "{now:?}");
 }

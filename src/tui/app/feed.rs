@@ -5,10 +5,11 @@
 use super::App;
 use crate::analysis::Report;
 use crate::event::{Event, Source};
+use crate::session::sort_front;
 use crate::timeline::Timeline;
 use crate::tui::found::{Found, evidence_mut};
 use crate::tui::phase::SerialState;
-use crate::tui::rows::{GONE, Rows, remap};
+use crate::tui::rows::{GONE, Rows, remap, remap_with};
 
 /// Readable serial lines in a row that end a "garbled" state: the source itself
 /// does not report recovery to the loop.
@@ -63,36 +64,19 @@ impl App {
     /// Lets the oldest events of a full class go, as the session does, and renumbers
     /// what pointed past them. Evidence that was let go is no longer listed.
     fn let_go(&mut self) {
-        let mut keep = self.held.trim(&self.window);
-        let mut next = 0;
-        let map: Vec<usize> = (self.events.iter())
-            .map(|e| {
-                if keep(e) {
-                    next += 1;
-                    next - 1
-                } else {
-                    GONE
-                }
-            })
-            .collect();
-        let mut i = 0;
-        let gone = self.events.extract_if(.., |_| {
-            i += 1;
-            map[i - 1] == GONE
-        });
+        let cut = self.held.cut(&self.window);
+        let front = sort_front(&mut self.events, cut);
         // Freeing thousands of events is most of a trim's cost: the loop has them
         // freed on the analysis thread. A batch nobody took is freed here.
-        self.released = gone.collect();
+        self.released = self.events.drain(..front.gone).collect();
+        let map = |i| front.map(i);
         let gone_above = (self.rows.all.iter().take(self.top))
-            .filter(|&&r| map[r] == GONE)
+            .filter(|&&r| map(r) == GONE)
             .count();
         self.top -= gone_above;
-        self.rows.remap(&map);
-        self.evidence_mut().for_each(|ev| remap(ev, &map));
-        self.highlight = self
-            .highlight
-            .and_then(|h| map.get(h).copied())
-            .filter(|&h| h != GONE);
+        self.rows.remap(map);
+        self.evidence_mut().for_each(|ev| remap_with(ev, map));
+        self.highlight = self.highlight.map(map).filter(|&h| h != GONE);
     }
 
     /// The events the last trim let go, for the caller to free where it costs
@@ -141,7 +125,7 @@ impl App {
             .filter(|_| !self.follow)
             .and_then(|&i| self.events.get(i))
             .cloned();
-        self.events = tl.events;
+        self.events = tl.events.into();
         self.held.recount(&self.events);
         self.facts = tl.facts;
         self.take_report(report);
@@ -188,7 +172,7 @@ impl App {
     fn find(&self, e: &Event) -> Result<usize, usize> {
         let key = (e.t_us, e.source);
         let from = self.events.partition_point(|x| (x.t_us, x.source) < key);
-        (self.events[from..].iter())
+        (self.events.range(from..))
             .take_while(|x| (x.t_us, x.source) == key)
             .position(|x| x == e)
             .map(|k| from + k)

@@ -2,6 +2,7 @@
 //! sent, and handing it to the screen, the trace and the analysis thread.
 
 use super::{ANALYSIS_EVERY, ANALYSIS_SPACING, DRAIN_FOR, DRAIN_MAX, Feed, Ticks};
+use crate::event::Event;
 use crate::live::{self, Msg};
 use crate::session::Input;
 use crate::tui::app::App;
@@ -18,7 +19,7 @@ pub(super) fn seed(feed: &Feed<'_>, app: &mut App, worker: &mut Worker) {
         return;
     }
     held.iter().for_each(|e| app.push(e.clone()));
-    worker.events(held.to_vec());
+    worker.events(held.iter().cloned().collect());
 }
 
 /// What the loop works on: the sources' side, the screen, the analysis.
@@ -59,10 +60,13 @@ impl Live<'_, '_> {
                 t.stale |= n > 0;
                 self.worker.free(self.feed.session.take_released());
                 self.forward(n);
+                self.trace_news();
             }
             Msg::Note(n) => {
-                self.feed.session.note(n.clone());
-                self.app.note(n);
+                self.tell(n);
+                // A note may say the rules were reloaded: the findings should show
+                // them without waiting for the device to print something.
+                t.stale = true;
             }
             Msg::Finished => {
                 t.finished_at.get_or_insert_with(Instant::now);
@@ -71,21 +75,47 @@ impl Live<'_, '_> {
         }
     }
 
+    /// Something the user should know now: on screen, and in the final notes.
+    fn tell(&mut self, n: String) {
+        self.feed.session.note(n.clone());
+        self.app.note(n);
+    }
+
+    /// A trace file that stopped being written (a full disk) is said while the run
+    /// goes on, as line mode says it, not only in the notes at the end.
+    fn trace_news(&mut self) {
+        let news = (self.feed.sink.as_deref_mut())
+            .map(crate::live::TraceSink::news)
+            .unwrap_or_default();
+        news.into_iter().for_each(|n| self.tell(n));
+    }
+
+    /// Stops the sources, if the loop was given how, and records what they still
+    /// delivered on the way out, as line mode does, before the session is finished.
+    pub(super) fn wind_down(&mut self) {
+        let Some(stop) = self.feed.stop_sources.take() else {
+            return;
+        };
+        let rx = self.feed.rx;
+        let mut t = Ticks::new();
+        let notes = live::wind_down(rx, stop, |m| self.take(m, &mut t));
+        notes.into_iter().for_each(|n| self.tell(n));
+    }
+
     /// Hands the session's `n` newest events to the trace, the screen and the
     /// analysis thread's copy.
     pub(super) fn forward(&mut self, n: usize) {
         if n == 0 {
             return;
         }
-        let all = self.feed.session.events();
-        let new = &all[all.len() - n..];
+        let new: Vec<Event> = self.feed.session.newest(n).cloned().collect();
         if let Some(s) = self.feed.sink.as_deref_mut() {
-            s.write(new);
+            s.write(&new);
         }
-        for e in new {
+        for e in &new {
             self.app.push(e.clone());
         }
-        self.worker.events(new.to_vec());
+        self.worker.events(new);
         self.worker.free(self.app.take_released());
     }
 
