@@ -43,9 +43,23 @@ fn wait_for(out: &mut BufReader<ChildStdout>, want: &str) {
     panic!("the monitor never showed `{want}`");
 }
 
+/// Waits until the monitor has opened the port: until then the pty has no reader and a
+/// write fails (hang-up), and a loaded machine can take well over a second to start it.
+fn wait_opened(m: &mut TTYPort) {
+    let t = Instant::now();
+    while let Err(e) = m.write_all(b"\r\n") {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the monitor never opened the port: {e}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The open itself is not the start of reading: give the reader a moment.
+    std::thread::sleep(Duration::from_millis(200));
+}
+
 fn feed(m: &mut TTYPort, n: usize) {
-    // Give the monitor time to open the port before the first byte.
-    std::thread::sleep(Duration::from_millis(500));
+    wait_opened(m);
     for i in 0..n {
         write!(m, "sensor reading {i:04}\r\n").unwrap();
         m.flush().unwrap();
