@@ -225,11 +225,12 @@ fn a_rule_file_edited_while_running_is_reloaded_or_refused() {
     let mut child = monitor(
         &tty,
         &trace,
-        &["--duration", "6s", "--format", "json", "--rules", rules],
+        &["--duration", "8s", "--format", "json", "--rules", rules],
     )
     .spawn()
     .unwrap();
     let (out, err) = drain(&mut child);
+    wait_opened(&mut master);
     std::thread::sleep(Duration::from_millis(800));
     std::fs::write(
         &rule,

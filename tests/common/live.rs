@@ -107,6 +107,19 @@ impl Feeder {
     }
 }
 
+/// Waits until the monitor has opened the port: until then a write to the pty fails
+/// (hang-up), and a loaded machine can take seconds to start a debug build.
+pub fn wait_opened(master: &mut TTYPort) {
+    let t = Instant::now();
+    while let Err(e) = master.write_all(b"\r\n") {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the monitor never opened the port: {e}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits for the child (bounded); kills it and fails if it does not end in time.
 pub fn wait_bounded(child: &mut Child, within: Duration) -> ExitStatus {
     let t = Instant::now();
