@@ -18,6 +18,9 @@ const FIRST_WIDTH_US: i64 = 1000;
 
 pub struct Sampler {
     budget: usize,
+    /// Widest bucket allowed: half the shortest window a rule measures, so a line in
+    /// any such window still has a held neighbour in it. Past that the sample grows.
+    max_width: i64,
     /// Bucket width in µs; 0 while every line is held.
     width: i64,
     /// Held lines with their event number, in file order.
@@ -32,9 +35,10 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    pub fn new(budget: usize) -> Sampler {
+    pub fn new(budget: usize, max_width_us: i64) -> Sampler {
         Sampler {
             budget: budget.max(4),
+            max_width: max_width_us.max(1),
             width: 0,
             held: Vec::new(),
             pending: None,
@@ -106,17 +110,25 @@ impl Sampler {
     /// Widens the buckets until the first and last line of each fit in half the budget.
     fn thin(&mut self) {
         self.flush();
-        loop {
+        let keep = loop {
             self.width = if self.width == 0 {
                 FIRST_WIDTH_US
             } else {
                 self.width.saturating_mul(2)
-            };
-            if self.kept(self.width).iter().filter(|k| **k).count() <= self.budget / 2 {
-                break;
             }
-        }
-        let keep = self.kept(self.width);
+            .min(self.max_width);
+            let keep = self.kept(self.width);
+            let n = keep.iter().filter(|k| **k).count();
+            if n <= self.budget / 2 {
+                break keep;
+            }
+            if self.width == self.max_width {
+                // Memory now grows with the log's duration; doubling the budget keeps
+                // the rethinning rare.
+                self.budget = self.budget.saturating_mul(2).max(n.saturating_mul(2));
+                break keep;
+            }
+        };
         let old = std::mem::take(&mut self.held);
         for ((i, e), k) in old.into_iter().zip(keep) {
             if k {
@@ -163,7 +175,7 @@ mod tests {
 
     #[test]
     fn everything_is_held_within_the_budget() {
-        let mut s = Sampler::new(100);
+        let mut s = Sampler::new(100, i64::MAX);
         for i in 0..100 {
             s.plain(i, at(i as i64), i as u32 + 1, "hello");
         }
@@ -174,7 +186,7 @@ mod tests {
 
     #[test]
     fn thinned_sample_is_bounded_and_keeps_every_second_printed_in() {
-        let mut s = Sampler::new(1000);
+        let mut s = Sampler::new(1000, i64::MAX);
         // One line every 10 ms for 100 s, with a silent gap from 40 s to 50 s.
         let times: Vec<i64> = (0..10_000)
             .map(|k| k * 10_000)
@@ -194,5 +206,32 @@ mod tests {
             assert_eq!(printed, seen, "second {sec}");
         }
         assert!(s.held.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn buckets_stop_widening_at_the_cap() {
+        // A line every 10 ms for an hour: uncapped, the buckets would reach seconds.
+        let cap = 1_500_000;
+        let mut s = Sampler::new(1000, cap);
+        let times: Vec<i64> = (0..360_000).map(|k| k * 10_000).collect();
+        for (i, t) in times.iter().enumerate() {
+            s.plain(i as u64, at(*t), i as u32 + 1, "tick");
+        }
+        s.flush();
+        assert_eq!(s.width, cap);
+        assert_eq!(s.held.len() + s.unheld["line"], times.len());
+        let held: Vec<i64> = s.held.iter().map(|(_, e)| e.t_us).collect();
+        // Every window two buckets wide holds a line, as every such window was printed in.
+        let mut k = 0;
+        for start in (0..3_590_000_000i64).step_by(250_000) {
+            while held[k] < start {
+                k += 1;
+            }
+            assert!(
+                held[k] < start + 2 * cap,
+                "nothing held in [{start}, +{})",
+                2 * cap
+            );
+        }
     }
 }

@@ -12,7 +12,7 @@
 
 use super::RuleSet;
 use super::engine::static_match;
-use super::model::{Op, Operand, Sel};
+use super::model::{Op, Operand, Sel, Step};
 use crate::event::{Event, Source};
 use regex::{Regex, bytes};
 
@@ -45,6 +45,8 @@ pub struct Interest {
     by_text: Vec<usize>,
     /// Why there is no cheap test, if there is none.
     pub opaque: Option<String>,
+    /// Widest time bucket a thinned sample may use (see `decode::sample`).
+    pub bucket_cap_us: i64,
 }
 
 impl Interest {
@@ -97,6 +99,7 @@ impl Interest {
             by_text_set,
             by_text,
             opaque,
+            bucket_cap_us: shortest_window(set) / 2,
         }
     }
 
@@ -161,6 +164,19 @@ impl Interest {
     pub fn patterns(&self) -> &[String] {
         &self.patterns
     }
+}
+
+/// The shortest time a rule measures (an absence, or a `within`): a thinned sample must
+/// still show whether anything was printed in a window that short.
+fn shortest_window(set: &RuleSet) -> i64 {
+    let windows = set.rules.iter().flat_map(|r| &r.branches).flat_map(|b| {
+        let absent = b.steps.iter().filter_map(|s| match s {
+            Step::Absent { for_us, .. } => Some(*for_us),
+            _ => None,
+        });
+        absent.chain(std::iter::once(b.within_us))
+    });
+    windows.filter(|w| *w > 0).min().unwrap_or(i64::MAX).max(2)
 }
 
 fn looks_like_uploader(text: &str) -> bool {
@@ -286,6 +302,8 @@ mod tests {
     fn builtin_rules_have_a_prefilter_that_passes_what_they_use() {
         let i = Interest::for_serial(&RuleSet::builtin());
         assert!(i.decode.is_some(), "{:?}", i.opaque);
+        // blocking_loop's "serial kept printing" window is 3 s.
+        assert!(i.bucket_cap_us <= 1_500_000, "{}", i.bucket_cap_us);
         for line in [
             " ets Jan  8 2013,rst cause:2, boot mode:(3,6)",
             "[E][Updater.cpp:93] begin(): too large 1400000 > 1310720",
