@@ -37,8 +37,9 @@ pub struct Interest {
     /// Lines this matches must be decoded to be judged. None when some selection
     /// cannot be judged on the raw text: then every line is decoded.
     decode: Option<bytes::Regex>,
-    /// `decode` and `by_text_set` in one: most lines match neither, and one scan says so.
-    either: Option<bytes::Regex>,
+    /// `decode` (entry 0) and `by_text_set` (entry k + 1) in one: most lines match
+    /// neither, and one scan says so; one more says which for the rest.
+    either: Option<bytes::RegexSet>,
     /// Selections that are a text regex and nothing else: a plain line's class is which
     /// of these match, no decoding needed. Entry k of the set is `picky[by_text[k]]`.
     by_text_set: bytes::RegexSet,
@@ -88,9 +89,13 @@ impl Interest {
         } else {
             combine(&decode)
         };
+        let either = prefilter.as_ref().and_then(|_| {
+            let mut all = vec![combine_source(&decode)];
+            all.extend(by_text_set.patterns().iter().cloned());
+            ascii_set(&all)
+        });
         let mut patterns = decode;
         patterns.extend(by_text_set.patterns().iter().cloned());
-        let either = prefilter.as_ref().and_then(|_| combine(&patterns));
         Interest {
             picky,
             patterns,
@@ -107,15 +112,27 @@ impl Interest {
     /// without decoding: then the line decodes to a plain `line`. None: decode it.
     pub fn quick_class(&self, body: &str) -> Option<u64> {
         let body = body.as_bytes();
-        if self.either.as_ref().is_some_and(|re| !re.is_match(body)) {
+        let Some(either) = &self.either else {
+            return self.quick_class_slow(body);
+        };
+        if !either.is_match(body) {
             return Some(0);
         }
-        if self.decode.as_ref().is_none_or(|re| re.is_match(body)) {
+        let hits = either.matches(body);
+        if hits.matched(0) {
             return None;
         }
-        // Most lines match none: one scan, and no allocation, decides that.
-        if self.by_text.is_empty() || !self.by_text_set.is_match(body) {
-            return Some(0);
+        let class = hits
+            .iter()
+            .filter_map(|k| self.by_text.get(k.checked_sub(1)?))
+            .fold(0u64, |c, k| c | 1 << k);
+        Some(class)
+    }
+
+    /// [`Self::quick_class`] when the combined set could not be built.
+    fn quick_class_slow(&self, body: &[u8]) -> Option<u64> {
+        if self.decode.as_ref().is_none_or(|re| re.is_match(body)) {
+            return None;
         }
         let class = self
             .by_text_set
@@ -246,8 +263,7 @@ fn text_pattern(sel: &Sel) -> Result<Option<String>, String> {
 /// folding mean the same with Unicode off; off, the automaton is far smaller and faster.
 /// A pattern that needs Unicode (a non-ASCII literal) keeps it.
 fn combine(patterns: &[String]) -> Option<bytes::Regex> {
-    let alt: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
-    let alt = alt.join("|");
+    let alt = combine_source(patterns);
     let build = |unicode: bool| {
         bytes::RegexBuilder::new(&alt)
             .unicode(unicode)
@@ -256,6 +272,11 @@ fn combine(patterns: &[String]) -> Option<bytes::Regex> {
             .ok()
     };
     build(false).or_else(|| build(true))
+}
+
+fn combine_source(patterns: &[String]) -> String {
+    let alt: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
+    alt.join("|")
 }
 
 /// The text-only selections' regexes as one set, under the same rule as [`combine`].
