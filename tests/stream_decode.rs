@@ -239,3 +239,36 @@ fn a_thinned_long_log_is_the_same_on_any_number_of_threads() {
         assert_eq!(summary(many), one, "{threads} threads, batch {batch}");
     }
 }
+
+#[test]
+fn thinned_logger_lines_are_counted_and_held_as_decoded() {
+    let interest = Interest::for_serial(&RuleSet::builtin());
+    let mut s = String::new();
+    for k in 0..20_000u64 {
+        let ms = 10 * k;
+        let (sec, ms) = (ms / 1000, ms % 1000);
+        let stamp = format!("10:{:02}:{:02}.{ms:03} > ", sec / 60 % 60, sec % 60);
+        match k % 3 {
+            0 => s.push_str(&format!(
+                "{stamp}[{k:6}][D][main.cpp:{k}] loop(): relay on\n"
+            )),
+            1 => s.push_str(&format!("{stamp}I ({k}) app_main: tick {k}\n")),
+            _ => s.push_str(&format!("{stamp}display refresh {k}\n")),
+        }
+    }
+    let whole = decode_log(Source::Serial, s.as_bytes());
+    for threads in [1, 2] {
+        let thin = decode_serial_with(s.as_bytes(), &interest, 500, threads, 4096).unwrap();
+        assert!(thin.events.len() < whole.events.len() / 2);
+        for kind in ["log", "line"] {
+            assert_eq!(thin.count_kind(kind), whole.count_kind(kind), "{kind}");
+        }
+        for e in &thin.events {
+            let w = &whole.events[whole
+                .events
+                .binary_search_by_key(&e.line, |w| w.line)
+                .unwrap()];
+            assert_eq!(e, w);
+        }
+    }
+}

@@ -66,7 +66,10 @@ pub(super) fn run<R: Read + Send>(
     std::thread::scope(|s| {
         for _ in 0..threads {
             let (rx, tx) = (Arc::clone(&work_rx), done_tx.clone());
-            s.spawn(move || work(interest, &rx, &tx));
+            // A regex shared by threads passes its scratch space through a lock on
+            // every search; each worker's copy has its own.
+            let interest = interest.clone();
+            s.spawn(move || work(&interest, &rx, &tx));
         }
         drop(done_tx);
         let reader = s.spawn(move || read(input, batch_bytes, &free_rx, work_tx));
@@ -121,7 +124,10 @@ fn work(interest: &Interest, rx: &Mutex<Receiver<Batch>>, tx: &Sender<Batch>) {
         let Ok(Ok(mut b)) = next else {
             return;
         };
-        let pre: Vec<Pre> = b.each().map(|l| prepare(interest, &l)).collect();
+        // The batch's own vector, emptied by the merger: a fresh one per batch is a
+        // large allocation, and glibc consolidates its free lists on each large free.
+        let mut pre = std::mem::take(&mut b.pre);
+        pre.extend(b.each().map(|l| prepare(interest, &l)));
         b.pre = pre;
         if tx.send(b).is_err() {
             return;
@@ -136,10 +142,11 @@ fn merge(d: &mut Decoder<'_>, done: &Receiver<Batch>, free: &Sender<Batch>) {
     for b in done {
         early.insert(b.seq, b);
         while let Some(mut b) = early.remove(&next) {
-            let pre = std::mem::take(&mut b.pre);
-            for (p, l) in pre.into_iter().zip(b.each()) {
+            let mut pre = std::mem::take(&mut b.pre);
+            for (p, l) in pre.drain(..).zip(b.each()) {
                 d.apply(p, l.bytes);
             }
+            b.pre = pre;
             next += 1;
             free.send(b).ok();
         }

@@ -29,7 +29,7 @@ pub struct Sampler {
     pending: Option<(u64, Event)>,
     /// Reused for a pending plain line, so most lines cost no allocation.
     body: String,
-    body_meta: Option<(u64, Placed, u32)>,
+    body_meta: Option<(u64, Placed, u32, &'static str)>,
     /// Lines read but not held, by kind.
     pub unheld: BTreeMap<String, usize>,
 }
@@ -48,8 +48,9 @@ impl Sampler {
         }
     }
 
-    /// A line known to decode as a plain `line` (its text is only built if held).
-    pub fn plain(&mut self, i: u64, at: Placed, line: u32, body: &str) {
+    /// A plain ASCII line known to decode to an event of `kind` that no rule singles
+    /// out; it is decoded again only if held.
+    pub fn plain(&mut self, i: u64, at: Placed, line: u32, body: &str, kind: &'static str) {
         if self.width == 0 || self.starts_bucket(at.t_us) {
             self.hold(i, materialize(body, at, line));
             return;
@@ -57,7 +58,7 @@ impl Sampler {
         self.drop_pending();
         self.body.clear();
         self.body.push_str(body);
-        self.body_meta = Some((i, at, line));
+        self.body_meta = Some((i, at, line, kind));
     }
 
     /// A decoded serial event that no rule singles out.
@@ -72,7 +73,7 @@ impl Sampler {
 
     /// Holds whatever is pending; call before reading `held` at the end.
     pub fn flush(&mut self) {
-        if let Some((i, at, line)) = self.body_meta.take() {
+        if let Some((i, at, line, _)) = self.body_meta.take() {
             let e = materialize(&self.body, at, line);
             self.held.push((i, e));
         }
@@ -92,8 +93,8 @@ impl Sampler {
     }
 
     fn drop_pending(&mut self) {
-        if self.body_meta.take().is_some() {
-            *self.unheld.entry("line".into()).or_default() += 1;
+        if let Some((.., kind)) = self.body_meta.take() {
+            *self.unheld.entry(kind.into()).or_default() += 1;
         }
         if let Some((_, e)) = self.pending.take() {
             *self.unheld.entry(e.kind).or_default() += 1;
@@ -152,7 +153,7 @@ impl Sampler {
     }
 }
 
-fn materialize(body: &str, at: Placed, line: u32) -> Event {
+pub(super) fn materialize(body: &str, at: Placed, line: u32) -> Event {
     let mut e = decode_line(Source::Serial, body, 0.0);
     e.line = line;
     e.t_us = at.t_us;
@@ -177,7 +178,7 @@ mod tests {
     fn everything_is_held_within_the_budget() {
         let mut s = Sampler::new(100, i64::MAX);
         for i in 0..100 {
-            s.plain(i, at(i as i64), i as u32 + 1, "hello");
+            s.plain(i, at(i as i64), i as u32 + 1, "hello", "line");
         }
         s.flush();
         assert_eq!(s.held.len(), 100);
@@ -193,7 +194,7 @@ mod tests {
             .filter(|t| !(40_000_000..50_000_000).contains(t))
             .collect();
         for (i, t) in times.iter().enumerate() {
-            s.plain(i as u64, at(*t), i as u32 + 1, "tick");
+            s.plain(i as u64, at(*t), i as u32 + 1, "tick", "line");
         }
         s.flush();
         assert!(s.held.len() <= 1000, "{}", s.held.len());
@@ -215,7 +216,7 @@ mod tests {
         let mut s = Sampler::new(1000, cap);
         let times: Vec<i64> = (0..360_000).map(|k| k * 10_000).collect();
         for (i, t) in times.iter().enumerate() {
-            s.plain(i as u64, at(*t), i as u32 + 1, "tick");
+            s.plain(i as u64, at(*t), i as u32 + 1, "tick", "line");
         }
         s.flush();
         assert_eq!(s.width, cap);

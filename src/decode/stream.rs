@@ -3,7 +3,7 @@
 //! lines (see [`super::sample`]). Same events, times and line numbers as
 //! [`super::decode_log`] for every line it holds.
 
-use super::sample::Sampler;
+use super::sample::{Sampler, materialize};
 use super::split::{Line, for_each_line};
 use super::times::Times;
 use super::timestamp::{self, Clock, Stamp};
@@ -44,9 +44,14 @@ pub fn decode_serial<R: Read + Send>(
     decode_serial_with(r, interest, budget, threads(), BATCH_BYTES)
 }
 
-/// Threads a serial log is decoded on: every core, as lines decode independently.
+/// Threads a serial log is decoded on: every core, as lines decode independently;
+/// `OTA_DOCTOR_THREADS` sets it (benchmarks compare against one thread).
 pub fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    let set = std::env::var("OTA_DOCTOR_THREADS").ok();
+    match set.and_then(|v| v.trim().parse::<usize>().ok()) {
+        Some(n) if n > 0 => n,
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
 }
 
 /// Bytes of lines handed to a worker at once: large enough that handing over costs
@@ -113,10 +118,14 @@ pub(super) struct Pre {
 enum What {
     /// No text: the line's stamp (if any) goes to the next line with text.
     Blank,
-    /// A plain line of this class; its text is `bytes[body]` of the line.
+    /// A plain ASCII line of this class, decoding to a `line` (or a `log` line); its
+    /// text is `bytes[body]` of the line. Decoded again only if held: most are not,
+    /// and an event freed on another thread than the one that built it is costly.
     Plain {
         class: u64,
         body: std::ops::Range<usize>,
+        kind: &'static str,
+        names_chip: bool,
     },
     /// A decoded event (time not yet set) and how it is held (see `Interest::class`).
     Decoded {
@@ -160,12 +169,21 @@ fn prepare_text(
     if body.trim().is_empty() {
         return (stamp, What::Blank);
     }
+    let range = |raw: &str| {
+        let at = body.as_ptr() as usize - raw.as_ptr() as usize;
+        at..at + body.len()
+    };
     if let Some(raw) = raw
         && let Some(class) = interest.quick_class(body)
     {
-        let at = body.as_ptr() as usize - raw.as_ptr() as usize;
-        let body = at..at + body.len();
-        return (stamp, What::Plain { class, body });
+        let (body, kind, names_chip) = (range(raw), "line", false);
+        let plain = What::Plain {
+            class,
+            body,
+            kind,
+            names_chip,
+        };
+        return (stamp, plain);
     }
     let e = decode_line(Source::Serial, body, noise);
     let class = interest.class(&e);
@@ -173,6 +191,18 @@ fn prepare_text(
         && e.fields.contains_key("uptime_ms")
         && e.fields.contains_key("file")
         && e.fields.contains_key("chip");
+    if let (Some(raw), Some(class)) = (raw, class)
+        && let Some(kind) = ["line", "log"].into_iter().find(|k| e.kind == *k)
+    {
+        let body = range(raw);
+        let plain = What::Plain {
+            class,
+            body,
+            kind,
+            names_chip,
+        };
+        return (stamp, plain);
+    }
     (
         stamp,
         What::Decoded {
@@ -203,10 +233,21 @@ impl Decoder<'_> {
         let at = self.times.place(i, stamp.or(self.carry.take()), p.line);
         match p.what {
             What::Blank => {}
-            What::Plain { class, body } => {
+            What::Plain {
+                class,
+                body,
+                kind,
+                names_chip,
+            } => {
                 // The range came from these very bytes, which were printable ASCII.
                 let text = bytes.get(body).and_then(|b| std::str::from_utf8(b).ok());
-                self.sampler(class).plain(i, at, p.line, text.unwrap_or(""));
+                let text = text.unwrap_or("");
+                if names_chip && !self.chip_line_held {
+                    self.chip_line_held = true;
+                    self.held.push((i, materialize(text, at, p.line)));
+                } else {
+                    self.sampler(class).plain(i, at, p.line, text, kind);
+                }
             }
             What::Decoded {
                 mut e,

@@ -29,6 +29,8 @@ const REDACTED: &str = r"(?i:pass|auth|espota)|-a[=\s]";
 /// The combined test may take this much memory; past it, every line is decoded.
 const PREFILTER_SIZE: usize = 1 << 25;
 
+/// Cloning gives the copy its own regex scratch space: one copy per decoding thread.
+#[derive(Clone)]
 pub struct Interest {
     /// Selections that pick some plain lines but not all of them.
     picky: Vec<Sel>,
