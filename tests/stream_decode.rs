@@ -3,7 +3,7 @@
 
 use ota_doctor::analysis;
 use ota_doctor::decode::decode_log;
-use ota_doctor::decode::stream::{PLAIN_BUDGET, decode_serial};
+use ota_doctor::decode::stream::{PLAIN_BUDGET, decode_serial, decode_serial_with};
 use ota_doctor::event::Source;
 use ota_doctor::rules::RuleSet;
 use ota_doctor::rules::interest::Interest;
@@ -177,4 +177,98 @@ fn grep_patterns_are_plain_ere_that_find_what_ota_doctor_decodes() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&g.stdout).trim(), "2");
+}
+
+/// Everything a decoded log says, for comparing two decodes of the same bytes.
+fn summary(d: ota_doctor::decode::DecodedLog) -> impl PartialEq + std::fmt::Debug {
+    (d.events, d.clock, d.cut_lines, d.notes, d.unheld)
+}
+
+#[test]
+fn batches_cut_anywhere_decode_as_one_thread_does() {
+    let interest = Interest::for_serial(&RuleSet::builtin());
+    // Stamped and unstamped lines, a stamp-only line lending its time, logger lines
+    // naming the chip, a cut line, garbage, CRLF and blank lines.
+    let mut log = b"boot\r\n[10:00:00.000] ets Jan  8 2013,rst cause:2, boot mode:(3,6)\n\
+        no stamp here\n[10:00:01.000]\n\nlent a time\n\
+        [10:00:02.000] [  120][E][Updater.cpp:93] begin(): too large\n\
+        [10:00:02.100] [  121][D][main.cpp:4] loop(): again\n\
+        I (300) wifi: sta ip: 10.0.0.5\r\nMQTT publish a 1\n\x01\xff\xfe\x02garbage\x80\x81\n"
+        .to_vec();
+    log.extend_from_slice(b"[10:00:03.000] Progress: 40%\nlast");
+    same_on_every_split(&interest, &log, 1..=log.len() + 1);
+    // A line past the line limit leaves in pieces, which may end up in different batches.
+    let mut long = b"[10:00:00.000] a\n".to_vec();
+    long.extend(std::iter::repeat_n(b'y', 40_000));
+    long.extend_from_slice(b"\nb\n");
+    same_on_every_split(&interest, &long, [1, 17, 16_384, 16_401, 30_000, 50_000]);
+}
+
+fn same_on_every_split(interest: &Interest, log: &[u8], batches: impl IntoIterator<Item = usize>) {
+    let one = summary(decode_serial_with(log, interest, usize::MAX, 1, 1).unwrap());
+    for batch in batches {
+        for threads in [2, 3] {
+            let many = decode_serial_with(log, interest, usize::MAX, threads, batch);
+            assert_eq!(
+                summary(many.unwrap()),
+                one,
+                "batch {batch}, {threads} threads"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_time_is_borrowed_across_a_batch_boundary() {
+    let interest = Interest::for_serial(&RuleSet::builtin());
+    let log = b"[10:00:00.000] a\nb\n[10:00:01.000]\nc\n";
+    // One line per batch: every line's time comes from another batch.
+    let d = decode_serial_with(&log[..], &interest, usize::MAX, 2, 1).unwrap();
+    let t: Vec<(i64, bool)> = d.events.iter().map(|e| (e.t_us, e.approx)).collect();
+    let a = 36_000_000_000;
+    assert_eq!(t, [(a, false), (a + 1, true), (a + 1_000_000, false)]);
+}
+
+#[test]
+fn a_thinned_long_log_is_the_same_on_any_number_of_threads() {
+    let interest = Interest::for_serial(&RuleSet::builtin());
+    let bytes = long_log(60_000);
+    let one = summary(decode_serial_with(&bytes[..], &interest, 2_000, 1, 1).unwrap());
+    for (threads, batch) in [(2, 4096), (4, 100_000), (2, 1 << 20)] {
+        let many = decode_serial_with(&bytes[..], &interest, 2_000, threads, batch).unwrap();
+        assert_eq!(summary(many), one, "{threads} threads, batch {batch}");
+    }
+}
+
+#[test]
+fn thinned_logger_lines_are_counted_and_held_as_decoded() {
+    let interest = Interest::for_serial(&RuleSet::builtin());
+    let mut s = String::new();
+    for k in 0..20_000u64 {
+        let ms = 10 * k;
+        let (sec, ms) = (ms / 1000, ms % 1000);
+        let stamp = format!("10:{:02}:{:02}.{ms:03} > ", sec / 60 % 60, sec % 60);
+        match k % 3 {
+            0 => s.push_str(&format!(
+                "{stamp}[{k:6}][D][main.cpp:{k}] loop(): relay on\n"
+            )),
+            1 => s.push_str(&format!("{stamp}I ({k}) app_main: tick {k}\n")),
+            _ => s.push_str(&format!("{stamp}display refresh {k}\n")),
+        }
+    }
+    let whole = decode_log(Source::Serial, s.as_bytes());
+    for threads in [1, 2] {
+        let thin = decode_serial_with(s.as_bytes(), &interest, 500, threads, 4096).unwrap();
+        assert!(thin.events.len() < whole.events.len() / 2);
+        for kind in ["log", "line"] {
+            assert_eq!(thin.count_kind(kind), whole.count_kind(kind), "{kind}");
+        }
+        for e in &thin.events {
+            let w = &whole.events[whole
+                .events
+                .binary_search_by_key(&e.line, |w| w.line)
+                .unwrap()];
+            assert_eq!(e, w);
+        }
+    }
 }

@@ -3,6 +3,7 @@
 pub mod host;
 pub mod lines;
 pub mod net;
+mod parallel;
 mod pydict;
 mod recognizer;
 pub mod redact;

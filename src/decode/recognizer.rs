@@ -7,12 +7,15 @@ use regex::{Captures, Regex, RegexSet};
 
 pub type Fill = fn(&Captures<'_>, &mut Fields);
 
+#[derive(Clone)]
 pub struct Pattern {
     pub kind: &'static str,
     pub re: &'static str,
     pub fill: Fill,
 }
 
+/// Cloning gives the copy its own search scratch space (see `serial::LOCAL`).
+#[derive(Clone)]
 pub struct Recognizer {
     set: RegexSet,
     res: Vec<Regex>,

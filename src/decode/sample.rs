@@ -18,6 +18,9 @@ const FIRST_WIDTH_US: i64 = 1000;
 
 pub struct Sampler {
     budget: usize,
+    /// Widest bucket allowed: half the shortest window a rule measures, so a line in
+    /// any such window still has a held neighbour in it. Past that the sample grows.
+    max_width: i64,
     /// Bucket width in µs; 0 while every line is held.
     width: i64,
     /// Held lines with their event number, in file order.
@@ -26,15 +29,16 @@ pub struct Sampler {
     pending: Option<(u64, Event)>,
     /// Reused for a pending plain line, so most lines cost no allocation.
     body: String,
-    body_meta: Option<(u64, Placed, u32)>,
+    body_meta: Option<(u64, Placed, u32, &'static str)>,
     /// Lines read but not held, by kind.
     pub unheld: BTreeMap<String, usize>,
 }
 
 impl Sampler {
-    pub fn new(budget: usize) -> Sampler {
+    pub fn new(budget: usize, max_width_us: i64) -> Sampler {
         Sampler {
             budget: budget.max(4),
+            max_width: max_width_us.max(1),
             width: 0,
             held: Vec::new(),
             pending: None,
@@ -44,8 +48,9 @@ impl Sampler {
         }
     }
 
-    /// A line known to decode as a plain `line` (its text is only built if held).
-    pub fn plain(&mut self, i: u64, at: Placed, line: u32, body: &str) {
+    /// A plain ASCII line known to decode to an event of `kind` that no rule singles
+    /// out; it is decoded again only if held.
+    pub fn plain(&mut self, i: u64, at: Placed, line: u32, body: &str, kind: &'static str) {
         if self.width == 0 || self.starts_bucket(at.t_us) {
             self.hold(i, materialize(body, at, line));
             return;
@@ -53,7 +58,7 @@ impl Sampler {
         self.drop_pending();
         self.body.clear();
         self.body.push_str(body);
-        self.body_meta = Some((i, at, line));
+        self.body_meta = Some((i, at, line, kind));
     }
 
     /// A decoded serial event that no rule singles out.
@@ -68,7 +73,7 @@ impl Sampler {
 
     /// Holds whatever is pending; call before reading `held` at the end.
     pub fn flush(&mut self) {
-        if let Some((i, at, line)) = self.body_meta.take() {
+        if let Some((i, at, line, _)) = self.body_meta.take() {
             let e = materialize(&self.body, at, line);
             self.held.push((i, e));
         }
@@ -88,8 +93,8 @@ impl Sampler {
     }
 
     fn drop_pending(&mut self) {
-        if self.body_meta.take().is_some() {
-            *self.unheld.entry("line".into()).or_default() += 1;
+        if let Some((.., kind)) = self.body_meta.take() {
+            *self.unheld.entry(kind.into()).or_default() += 1;
         }
         if let Some((_, e)) = self.pending.take() {
             *self.unheld.entry(e.kind).or_default() += 1;
@@ -106,17 +111,25 @@ impl Sampler {
     /// Widens the buckets until the first and last line of each fit in half the budget.
     fn thin(&mut self) {
         self.flush();
-        loop {
+        let keep = loop {
             self.width = if self.width == 0 {
                 FIRST_WIDTH_US
             } else {
                 self.width.saturating_mul(2)
-            };
-            if self.kept(self.width).iter().filter(|k| **k).count() <= self.budget / 2 {
-                break;
             }
-        }
-        let keep = self.kept(self.width);
+            .min(self.max_width);
+            let keep = self.kept(self.width);
+            let n = keep.iter().filter(|k| **k).count();
+            if n <= self.budget / 2 {
+                break keep;
+            }
+            if self.width == self.max_width {
+                // Memory now grows with the log's duration; doubling the budget keeps
+                // the rethinning rare.
+                self.budget = self.budget.saturating_mul(2).max(n.saturating_mul(2));
+                break keep;
+            }
+        };
         let old = std::mem::take(&mut self.held);
         for ((i, e), k) in old.into_iter().zip(keep) {
             if k {
@@ -140,7 +153,7 @@ impl Sampler {
     }
 }
 
-fn materialize(body: &str, at: Placed, line: u32) -> Event {
+pub(super) fn materialize(body: &str, at: Placed, line: u32) -> Event {
     let mut e = decode_line(Source::Serial, body, 0.0);
     e.line = line;
     e.t_us = at.t_us;
@@ -163,9 +176,9 @@ mod tests {
 
     #[test]
     fn everything_is_held_within_the_budget() {
-        let mut s = Sampler::new(100);
+        let mut s = Sampler::new(100, i64::MAX);
         for i in 0..100 {
-            s.plain(i, at(i as i64), i as u32 + 1, "hello");
+            s.plain(i, at(i as i64), i as u32 + 1, "hello", "line");
         }
         s.flush();
         assert_eq!(s.held.len(), 100);
@@ -174,14 +187,14 @@ mod tests {
 
     #[test]
     fn thinned_sample_is_bounded_and_keeps_every_second_printed_in() {
-        let mut s = Sampler::new(1000);
+        let mut s = Sampler::new(1000, i64::MAX);
         // One line every 10 ms for 100 s, with a silent gap from 40 s to 50 s.
         let times: Vec<i64> = (0..10_000)
             .map(|k| k * 10_000)
             .filter(|t| !(40_000_000..50_000_000).contains(t))
             .collect();
         for (i, t) in times.iter().enumerate() {
-            s.plain(i as u64, at(*t), i as u32 + 1, "tick");
+            s.plain(i as u64, at(*t), i as u32 + 1, "tick", "line");
         }
         s.flush();
         assert!(s.held.len() <= 1000, "{}", s.held.len());
@@ -194,5 +207,32 @@ mod tests {
             assert_eq!(printed, seen, "second {sec}");
         }
         assert!(s.held.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn buckets_stop_widening_at_the_cap() {
+        // A line every 10 ms for an hour: uncapped, the buckets would reach seconds.
+        let cap = 1_500_000;
+        let mut s = Sampler::new(1000, cap);
+        let times: Vec<i64> = (0..360_000).map(|k| k * 10_000).collect();
+        for (i, t) in times.iter().enumerate() {
+            s.plain(i as u64, at(*t), i as u32 + 1, "tick", "line");
+        }
+        s.flush();
+        assert_eq!(s.width, cap);
+        assert_eq!(s.held.len() + s.unheld["line"], times.len());
+        let held: Vec<i64> = s.held.iter().map(|(_, e)| e.t_us).collect();
+        // Every window two buckets wide holds a line, as every such window was printed in.
+        let mut k = 0;
+        for start in (0..3_590_000_000i64).step_by(250_000) {
+            while held[k] < start {
+                k += 1;
+            }
+            assert!(
+                held[k] < start + 2 * cap,
+                "nothing held in [{start}, +{})",
+                2 * cap
+            );
+        }
     }
 }

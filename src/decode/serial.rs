@@ -36,6 +36,22 @@ static IDF_LOG: LazyLock<Regex> = LazyLock::new(|| Regex::new(IDF_LOG_RE).unwrap
 
 static TABLE: LazyLock<Recognizer> = LazyLock::new(|| Recognizer::new(patterns()));
 
+/// This thread's copies of the recognisers: a regex shared by threads that decode at
+/// once passes its scratch space through a lock on every search; a copy has its own.
+struct Local {
+    arduino: Regex,
+    idf: Regex,
+    table: Recognizer,
+}
+
+thread_local! {
+    static LOCAL: Local = Local {
+        arduino: ARDUINO_LOG.clone(),
+        idf: IDF_LOG.clone(),
+        table: TABLE.clone(),
+    };
+}
+
 fn patterns() -> Vec<Pattern> {
     vec![
         p(
@@ -255,8 +271,22 @@ pub fn esp32_error_code(text: &str) -> Option<i64> {
 /// Classifies one serial line (already stripped of timestamps and ANSI codes).
 /// `noise` is the share of unreadable bytes the line had.
 pub fn classify(text: &str, noise: f32) -> (&'static str, Fields) {
-    let (msg, mut log) = split_log_prefix(text);
-    if let Some((kind, fields)) = TABLE.classify(msg) {
+    LOCAL
+        .try_with(|l| classify_with(l, text, noise))
+        .unwrap_or_else(|_| {
+            // Only while this thread shuts down; the shared copies serve as well.
+            let shared = Local {
+                arduino: ARDUINO_LOG.clone(),
+                idf: IDF_LOG.clone(),
+                table: TABLE.clone(),
+            };
+            classify_with(&shared, text, noise)
+        })
+}
+
+fn classify_with(l: &Local, text: &str, noise: f32) -> (&'static str, Fields) {
+    let (msg, mut log) = split_log_prefix(l, text);
+    if let Some((kind, fields)) = l.table.classify(msg) {
         log.extend(fields);
         return (kind, log);
     }
@@ -276,10 +306,10 @@ pub fn classify(text: &str, noise: f32) -> (&'static str, Fields) {
 
 /// Splits ESP32 Arduino (`[  123][E][file.cpp:12] func(): msg`) and ESP-IDF
 /// (`E (123) tag: msg`) prefixes off, returning the message and the prefix fields.
-fn split_log_prefix(text: &str) -> (&str, Fields) {
+fn split_log_prefix<'t>(l: &Local, text: &'t str) -> (&'t str, Fields) {
     let mut f = Fields::new();
     let t = text.trim_start();
-    if let Some(c) = ARDUINO_LOG.captures(t) {
+    if let Some(c) = l.arduino.captures(t) {
         n(&mut f, "uptime_ms", &c, 1);
         s(&mut f, "level", &c, 2);
         s(&mut f, "file", &c, 3);
@@ -288,7 +318,7 @@ fn split_log_prefix(text: &str) -> (&str, Fields) {
         set(&mut f, "chip", "esp32");
         return (c.get(6).map_or("", |m| m.as_str()), f);
     }
-    if let Some(c) = IDF_LOG.captures(t) {
+    if let Some(c) = l.idf.captures(t) {
         s(&mut f, "level", &c, 1);
         n(&mut f, "uptime_ms", &c, 2);
         s(&mut f, "tag", &c, 3);

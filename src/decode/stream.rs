@@ -3,10 +3,10 @@
 //! lines (see [`super::sample`]). Same events, times and line numbers as
 //! [`super::decode_log`] for every line it holds.
 
-use super::sample::Sampler;
+use super::sample::{Sampler, materialize};
 use super::split::{Line, for_each_line};
-use super::times::{Placed, Times};
-use super::timestamp::{self, Clock};
+use super::times::Times;
+use super::timestamp::{self, Clock, Stamp};
 use super::{DecodedLog, decode_line, lines, unwrap_markdown};
 use crate::event::{Event, Source};
 use crate::rules::interest::Interest;
@@ -17,8 +17,8 @@ use std::io::Read;
 /// so those are analysed line for line; a few MB of memory per class.
 pub const PLAIN_BUDGET: usize = 30_000;
 
-struct Decoder<'a> {
-    interest: &'a Interest,
+pub(super) struct Decoder<'a> {
+    pub(super) interest: &'a Interest,
     times: Times,
     clock: Option<Clock>,
     /// A timestamp-only line lends its time to the next line with text.
@@ -36,10 +36,36 @@ struct Decoder<'a> {
 
 /// Decodes a serial log from `r`. `budget` is how many plain lines may be held
 /// (`usize::MAX` holds all, for a trace export).
-pub fn decode_serial<R: Read>(
+pub fn decode_serial<R: Read + Send>(
+    r: R,
+    interest: &Interest,
+    budget: usize,
+) -> std::io::Result<DecodedLog> {
+    decode_serial_with(r, interest, budget, threads(), BATCH_BYTES)
+}
+
+/// Threads a serial log is decoded on: every core, as lines decode independently;
+/// `OTA_DOCTOR_THREADS` sets it (benchmarks compare against one thread).
+pub fn threads() -> usize {
+    let set = std::env::var("OTA_DOCTOR_THREADS").ok();
+    match set.and_then(|v| v.trim().parse::<usize>().ok()) {
+        Some(n) if n > 0 => n,
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}
+
+/// Bytes of lines handed to a worker at once: large enough that handing over costs
+/// nothing next to decoding, small enough that the batches in flight stay a few MB.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// [`decode_serial`] on `threads` threads (1: this one), `batch_bytes` of lines at a
+/// time; the result does not depend on either.
+pub fn decode_serial_with<R: Read + Send>(
     mut r: R,
     interest: &Interest,
     budget: usize,
+    threads: usize,
+    batch_bytes: usize,
 ) -> std::io::Result<DecodedLog> {
     let mut head = Vec::new();
     (&mut r).take(4096).read_to_end(&mut head)?;
@@ -65,7 +91,13 @@ pub fn decode_serial<R: Read>(
         cut_lines: 0,
         chip_line_held: false,
     };
-    for_each_line(std::io::Cursor::new(&head[skip..]).chain(r), |l| d.line(l))?;
+    let input = std::io::Cursor::new(&head[skip..]).chain(r);
+    if threads <= 1 {
+        let interest = d.interest;
+        for_each_line(input, |l| d.apply(prepare(interest, &l), l.bytes))?;
+    } else {
+        super::parallel::run(input, &mut d, threads, batch_bytes)?;
+    }
     Ok(d.finish())
 }
 
@@ -74,69 +106,177 @@ fn is_plain_ascii(b: &[u8]) -> bool {
     b.iter().all(|&c| (0x20..0x7f).contains(&c) || c == b'\t')
 }
 
-impl Decoder<'_> {
-    fn line(&mut self, l: Line<'_>) {
-        self.cut_lines += usize::from(l.cut);
-        match std::str::from_utf8(l.bytes) {
-            Ok(text) if is_plain_ascii(l.bytes) => self.text(text, 0.0, l.line, true),
-            _ => {
-                let c = lines::clean(l.bytes);
-                self.text(&c.text, c.noise, l.line, false);
-            }
-        }
-    }
+/// What one line comes to before its time is known: everything that depends on the
+/// line alone, so it can be worked out on any thread.
+pub(super) struct Pre {
+    line: u32,
+    cut: bool,
+    stamp: Option<Stamp>,
+    what: What,
+}
 
-    fn text(&mut self, text: &str, noise: f32, line: u32, plain: bool) {
-        // Forum pastes indent code blocks; the stamp is still the line's first token.
-        let (stamp, rest) = timestamp::split(unwrap_markdown(text.trim()));
-        if let Some(s) = stamp {
+enum What {
+    /// No text: the line's stamp (if any) goes to the next line with text.
+    Blank,
+    /// A plain ASCII line of this class, decoding to a `line` (or a `log` line); its
+    /// text is `bytes[body]` of the line. Decoded again only if held: most are not,
+    /// and an event freed on another thread than the one that built it is costly.
+    Plain {
+        class: u64,
+        body: std::ops::Range<usize>,
+        kind: &'static str,
+        names_chip: bool,
+    },
+    /// A decoded event (time not yet set) and how it is held (see `Interest::class`).
+    Decoded {
+        e: Event,
+        class: Option<u64>,
+        names_chip: bool,
+    },
+}
+
+/// Decodes one line as far as it can be without the lines before it.
+pub(super) fn prepare(interest: &Interest, l: &Line<'_>) -> Pre {
+    let ascii = std::str::from_utf8(l.bytes)
+        .ok()
+        .filter(|_| is_plain_ascii(l.bytes));
+    let (stamp, what) = match ascii {
+        Some(text) => prepare_text(interest, text, 0.0, Some(text)),
+        None => {
+            let c = lines::clean(l.bytes);
+            prepare_text(interest, &c.text, c.noise, None)
+        }
+    };
+    Pre {
+        line: l.line,
+        cut: l.cut,
+        stamp,
+        what,
+    }
+}
+
+/// `raw`: the line as read, when `text` is it unchanged (a plain line can then be kept
+/// as a range of it).
+fn prepare_text(
+    interest: &Interest,
+    text: &str,
+    noise: f32,
+    raw: Option<&str>,
+) -> (Option<Stamp>, What) {
+    // Forum pastes indent code blocks; the stamp is still the line's first token.
+    let (stamp, rest) = timestamp::split(unwrap_markdown(text.trim()));
+    let body = rest.trim_end();
+    if body.trim().is_empty() {
+        return (stamp, What::Blank);
+    }
+    let range = |raw: &str| {
+        let at = body.as_ptr() as usize - raw.as_ptr() as usize;
+        at..at + body.len()
+    };
+    if let Some(raw) = raw
+        && let Some(class) = interest.quick_class(body)
+    {
+        let (body, kind, names_chip) = (range(raw), "line", false);
+        let plain = What::Plain {
+            class,
+            body,
+            kind,
+            names_chip,
+        };
+        return (stamp, plain);
+    }
+    let e = decode_line(Source::Serial, body, noise);
+    let class = interest.class(&e);
+    let names_chip = class.is_some()
+        && e.fields.contains_key("uptime_ms")
+        && e.fields.contains_key("file")
+        && e.fields.contains_key("chip");
+    if let (Some(raw), Some(class)) = (raw, class)
+        && let Some(kind) = ["line", "log"].into_iter().find(|k| e.kind == *k)
+    {
+        let body = range(raw);
+        let plain = What::Plain {
+            class,
+            body,
+            kind,
+            names_chip,
+        };
+        return (stamp, plain);
+    }
+    (
+        stamp,
+        What::Decoded {
+            e,
+            class,
+            names_chip,
+        },
+    )
+}
+
+impl Decoder<'_> {
+    /// Places a prepared line in the log; `bytes` is the line as read.
+    pub(super) fn apply(&mut self, p: Pre, bytes: &[u8]) {
+        self.cut_lines += usize::from(p.cut);
+        if let Some(s) = p.stamp {
             self.clock.get_or_insert(s.clock);
         }
-        let stamp = stamp.filter(|s| Some(s.clock) == self.clock).map(|s| s.us);
-        let body = rest.trim_end();
-        if body.trim().is_empty() {
+        let stamp = p
+            .stamp
+            .filter(|s| Some(s.clock) == self.clock)
+            .map(|s| s.us);
+        if let What::Blank = p.what {
             self.carry = stamp.or(self.carry);
             return;
         }
         let i = self.n;
         self.n += 1;
-        let at = self.times.place(i, stamp.or(self.carry.take()), line);
-        if let Some(class) = plain.then(|| self.interest.quick_class(body)).flatten() {
-            self.sampler(class).plain(i, at, line, body);
-            return;
-        }
-        let e = self.decode(body, noise, line, at);
-        match self.interest.class(&e) {
-            Some(_) if self.names_chip(&e) => self.held.push((i, e)),
-            Some(class) => self.sampler(class).event(i, e),
-            None => self.held.push((i, e)),
+        let at = self.times.place(i, stamp.or(self.carry.take()), p.line);
+        match p.what {
+            What::Blank => {}
+            What::Plain {
+                class,
+                body,
+                kind,
+                names_chip,
+            } => {
+                // The range came from these very bytes, which were printable ASCII.
+                let text = bytes.get(body).and_then(|b| std::str::from_utf8(b).ok());
+                let text = text.unwrap_or("");
+                if names_chip && !self.chip_line_held {
+                    self.chip_line_held = true;
+                    self.held.push((i, materialize(text, at, p.line)));
+                } else {
+                    self.sampler(class).plain(i, at, p.line, text, kind);
+                }
+            }
+            What::Decoded {
+                mut e,
+                class,
+                names_chip,
+            } => {
+                e.line = p.line;
+                e.t_us = at.t_us;
+                e.timed = at.timed;
+                e.approx = at.approx;
+                match class {
+                    Some(_) if names_chip && !self.chip_line_held => {
+                        // The timeline takes the chip from the first logger line when
+                        // there is no banner.
+                        self.chip_line_held = true;
+                        self.held.push((i, e));
+                    }
+                    Some(class) => self.sampler(class).event(i, e),
+                    None => self.held.push((i, e)),
+                }
+            }
         }
     }
 
     fn sampler(&mut self, class: u64) -> &mut Sampler {
-        let budget = self.budget;
+        let (budget, cap) = (self.budget, self.interest.bucket_cap_us);
         self.samples
             .entry(class)
-            .or_insert_with(|| Sampler::new(budget))
-    }
-
-    fn decode(&self, body: &str, noise: f32, line: u32, at: Placed) -> Event {
-        let mut e = decode_line(Source::Serial, body, noise);
-        e.line = line;
-        e.t_us = at.t_us;
-        e.timed = at.timed;
-        e.approx = at.approx;
-        e
-    }
-
-    /// The timeline takes the chip from the first logger line when there is no banner.
-    fn names_chip(&mut self, e: &Event) -> bool {
-        let names = e.fields.contains_key("uptime_ms")
-            && e.fields.contains_key("file")
-            && e.fields.contains_key("chip");
-        let first = names && !self.chip_line_held;
-        self.chip_line_held |= names;
-        first
+            .or_insert_with(|| Sampler::new(budget, cap))
     }
 
     fn finish(mut self) -> DecodedLog {

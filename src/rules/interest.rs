@@ -12,7 +12,7 @@
 
 use super::RuleSet;
 use super::engine::static_match;
-use super::model::{Op, Operand, Sel};
+use super::model::{Op, Operand, Sel, Step};
 use crate::event::{Event, Source};
 use regex::{Regex, bytes};
 
@@ -29,6 +29,8 @@ const REDACTED: &str = r"(?i:pass|auth|espota)|-a[=\s]";
 /// The combined test may take this much memory; past it, every line is decoded.
 const PREFILTER_SIZE: usize = 1 << 25;
 
+/// Cloning gives the copy its own regex scratch space: one copy per decoding thread.
+#[derive(Clone)]
 pub struct Interest {
     /// Selections that pick some plain lines but not all of them.
     picky: Vec<Sel>,
@@ -37,14 +39,17 @@ pub struct Interest {
     /// Lines this matches must be decoded to be judged. None when some selection
     /// cannot be judged on the raw text: then every line is decoded.
     decode: Option<bytes::Regex>,
-    /// `decode` and `by_text_set` in one: most lines match neither, and one scan says so.
-    either: Option<bytes::Regex>,
+    /// `decode` (entry 0) and `by_text_set` (entry k + 1) in one: most lines match
+    /// neither, and one scan says so; one more says which for the rest.
+    either: Option<bytes::RegexSet>,
     /// Selections that are a text regex and nothing else: a plain line's class is which
     /// of these match, no decoding needed. Entry k of the set is `picky[by_text[k]]`.
     by_text_set: bytes::RegexSet,
     by_text: Vec<usize>,
     /// Why there is no cheap test, if there is none.
     pub opaque: Option<String>,
+    /// Widest time bucket a thinned sample may use (see `decode::sample`).
+    pub bucket_cap_us: i64,
 }
 
 impl Interest {
@@ -86,9 +91,13 @@ impl Interest {
         } else {
             combine(&decode)
         };
+        let either = prefilter.as_ref().and_then(|_| {
+            let mut all = vec![combine_source(&decode)];
+            all.extend(by_text_set.patterns().iter().cloned());
+            ascii_set(&all)
+        });
         let mut patterns = decode;
         patterns.extend(by_text_set.patterns().iter().cloned());
-        let either = prefilter.as_ref().and_then(|_| combine(&patterns));
         Interest {
             picky,
             patterns,
@@ -97,6 +106,7 @@ impl Interest {
             by_text_set,
             by_text,
             opaque,
+            bucket_cap_us: shortest_window(set) / 2,
         }
     }
 
@@ -104,15 +114,27 @@ impl Interest {
     /// without decoding: then the line decodes to a plain `line`. None: decode it.
     pub fn quick_class(&self, body: &str) -> Option<u64> {
         let body = body.as_bytes();
-        if self.either.as_ref().is_some_and(|re| !re.is_match(body)) {
+        let Some(either) = &self.either else {
+            return self.quick_class_slow(body);
+        };
+        if !either.is_match(body) {
             return Some(0);
         }
-        if self.decode.as_ref().is_none_or(|re| re.is_match(body)) {
+        let hits = either.matches(body);
+        if hits.matched(0) {
             return None;
         }
-        // Most lines match none: one scan, and no allocation, decides that.
-        if self.by_text.is_empty() || !self.by_text_set.is_match(body) {
-            return Some(0);
+        let class = hits
+            .iter()
+            .filter_map(|k| self.by_text.get(k.checked_sub(1)?))
+            .fold(0u64, |c, k| c | 1 << k);
+        Some(class)
+    }
+
+    /// [`Self::quick_class`] when the combined set could not be built.
+    fn quick_class_slow(&self, body: &[u8]) -> Option<u64> {
+        if self.decode.as_ref().is_none_or(|re| re.is_match(body)) {
+            return None;
         }
         let class = self
             .by_text_set
@@ -161,6 +183,19 @@ impl Interest {
     pub fn patterns(&self) -> &[String] {
         &self.patterns
     }
+}
+
+/// The shortest time a rule measures (an absence, or a `within`): a thinned sample must
+/// still show whether anything was printed in a window that short.
+fn shortest_window(set: &RuleSet) -> i64 {
+    let windows = set.rules.iter().flat_map(|r| &r.branches).flat_map(|b| {
+        let absent = b.steps.iter().filter_map(|s| match s {
+            Step::Absent { for_us, .. } => Some(*for_us),
+            _ => None,
+        });
+        absent.chain(std::iter::once(b.within_us))
+    });
+    windows.filter(|w| *w > 0).min().unwrap_or(i64::MAX).max(2)
 }
 
 fn looks_like_uploader(text: &str) -> bool {
@@ -230,8 +265,7 @@ fn text_pattern(sel: &Sel) -> Result<Option<String>, String> {
 /// folding mean the same with Unicode off; off, the automaton is far smaller and faster.
 /// A pattern that needs Unicode (a non-ASCII literal) keeps it.
 fn combine(patterns: &[String]) -> Option<bytes::Regex> {
-    let alt: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
-    let alt = alt.join("|");
+    let alt = combine_source(patterns);
     let build = |unicode: bool| {
         bytes::RegexBuilder::new(&alt)
             .unicode(unicode)
@@ -240,6 +274,11 @@ fn combine(patterns: &[String]) -> Option<bytes::Regex> {
             .ok()
     };
     build(false).or_else(|| build(true))
+}
+
+fn combine_source(patterns: &[String]) -> String {
+    let alt: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
+    alt.join("|")
 }
 
 /// The text-only selections' regexes as one set, under the same rule as [`combine`].
@@ -286,6 +325,8 @@ mod tests {
     fn builtin_rules_have_a_prefilter_that_passes_what_they_use() {
         let i = Interest::for_serial(&RuleSet::builtin());
         assert!(i.decode.is_some(), "{:?}", i.opaque);
+        // blocking_loop's "serial kept printing" window is 3 s.
+        assert!(i.bucket_cap_us <= 1_500_000, "{}", i.bucket_cap_us);
         for line in [
             " ets Jan  8 2013,rst cause:2, boot mode:(3,6)",
             "[E][Updater.cpp:93] begin(): too large 1400000 > 1310720",
