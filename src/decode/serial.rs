@@ -1,6 +1,7 @@
 //! Device serial log lines → typed events (ROM banners, updater errors, ArduinoOTA
 //! messages, crashes, Wi-Fi). Strings follow docs/protocol.md §3–4.
 
+use super::logprefix::{self, Parsed, Prefix};
 use super::recognizer::{Pattern, Recognizer, hex, n, none, p, s, set};
 use crate::event::{Fields, Value};
 use regex::Regex;
@@ -28,9 +29,9 @@ pub const ESP32_UPDATE_ERRORS: [&str; 15] = [
     "Signature Verification Failed",
 ];
 
-const ARDUINO_LOG_RE: &str =
+pub(crate) const ARDUINO_LOG_RE: &str =
     r"^(?:\[\s*(\d+)\])?\[([EWIDV])\]\[([^:\]\s]+):(\d+)\]:?\s*(?:(\w+)\(\):\s?)?(.*)$";
-const IDF_LOG_RE: &str = r"^([EWIDV]) \((\d+)\) ([^:]{1,40}): (.*)$";
+pub(crate) const IDF_LOG_RE: &str = r"^([EWIDV]) \((\d+)\) ([^:]{1,40}): (.*)$";
 static ARDUINO_LOG: LazyLock<Regex> = LazyLock::new(|| Regex::new(ARDUINO_LOG_RE).unwrap());
 static IDF_LOG: LazyLock<Regex> = LazyLock::new(|| Regex::new(IDF_LOG_RE).unwrap());
 
@@ -307,24 +308,41 @@ fn classify_with(l: &Local, text: &str, noise: f32) -> (&'static str, Fields) {
 /// Splits ESP32 Arduino (`[  123][E][file.cpp:12] func(): msg`) and ESP-IDF
 /// (`E (123) tag: msg`) prefixes off, returning the message and the prefix fields.
 fn split_log_prefix<'t>(l: &Local, text: &'t str) -> (&'t str, Fields) {
-    let mut f = Fields::new();
     let t = text.trim_start();
-    if let Some(c) = l.arduino.captures(t) {
-        n(&mut f, "uptime_ms", &c, 1);
-        s(&mut f, "level", &c, 2);
-        s(&mut f, "file", &c, 3);
-        n(&mut f, "src_line", &c, 4);
-        s(&mut f, "func", &c, 5);
+    let prefix = match logprefix::parse(t) {
+        Parsed::Match(p) => Some(p),
+        Parsed::NoMatch => None,
+        Parsed::AskRegex => logprefix::by_regex(&l.arduino, &l.idf, t),
+    };
+    match prefix {
+        Some(p) => (p.msg, prefix_fields(&p)),
+        None => (t, Fields::new()),
+    }
+}
+
+/// The fields the logger regexes' captures gave (trimmed, numbers parsed).
+fn prefix_fields(p: &Prefix<'_>) -> Fields {
+    let mut f = Fields::new();
+    let text = |f: &mut Fields, name: &str, v: Option<&str>| {
+        if let Some(v) = v {
+            set(f, name, v.trim());
+        }
+    };
+    let int = |f: &mut Fields, name: &str, v: Option<&str>| {
+        if let Some(v) = v.and_then(|v| v.trim().parse::<i64>().ok()) {
+            set(f, name, v);
+        }
+    };
+    int(&mut f, "uptime_ms", p.uptime);
+    text(&mut f, "level", Some(p.level));
+    text(&mut f, "file", p.file);
+    int(&mut f, "src_line", p.src_line);
+    text(&mut f, "func", p.func);
+    text(&mut f, "tag", p.tag);
+    if p.arduino {
         set(&mut f, "chip", "esp32");
-        return (c.get(6).map_or("", |m| m.as_str()), f);
     }
-    if let Some(c) = l.idf.captures(t) {
-        s(&mut f, "level", &c, 1);
-        n(&mut f, "uptime_ms", &c, 2);
-        s(&mut f, "tag", &c, 3);
-        return (c.get(4).map_or("", |m| m.as_str()), f);
-    }
-    (t, f)
+    f
 }
 
 /// Every pattern a serial line is tested against: the logger prefixes, then the table.
