@@ -125,3 +125,46 @@ fn a_replayed_trace_shows_the_same_finding() {
     t.keys("q");
     t.wait_for("EXIT=0", 10);
 }
+
+/// Closing the terminal under a running UI (its window, its tmux session) ends the run
+/// with the trace complete, instead of leaving a process behind that spins a core and
+/// no longer hears SIGTERM (crossterm retries a hung-up terminal's empty reads forever).
+#[test]
+fn closing_the_terminal_ends_the_run_and_keeps_the_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pid_file, trace) = (dir.path().join("pid"), dir.path().join("t.jsonl"));
+    let t = Tmux::start(&format!(
+        "echo $$ > {}; exec {BIN} demo --export {} 2>/dev/null",
+        pid_file.display(),
+        trace.display()
+    ));
+    t.wait_for("Findings (1)", 20);
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    Command::new("tmux")
+        .args(["kill-session", "-t", &t.0])
+        .status()
+        .unwrap();
+    let stat = format!("/proc/{}/stat", pid.trim());
+    let started = Instant::now();
+    // Gone, or a zombie waiting for tmux's server to reap it.
+    let running = || {
+        std::fs::read_to_string(&stat)
+            .map(|s| {
+                !s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(false)
+    };
+    while running() {
+        if started.elapsed() > Duration::from_secs(15) {
+            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            panic!("ota-doctor still runs 15 s after its terminal was closed");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = std::fs::read_to_string(&trace).unwrap();
+    assert!(text.contains("\"source\":\"finding\""), "{text}");
+}

@@ -51,7 +51,14 @@ struct Crossterm;
 
 impl Keys for Crossterm {
     fn next(&mut self, timeout: Duration) -> io::Result<Option<TermEvent>> {
-        if event::poll(timeout)? {
+        // Wait on the terminal ourselves where we can (see `wait_input`), then only ask
+        // crossterm for what is there.
+        let wait = if super::term::wait_input(timeout)? {
+            Duration::ZERO
+        } else {
+            timeout
+        };
+        if event::poll(wait)? {
             event::read().map(Some)
         } else {
             Ok(None)

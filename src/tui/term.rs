@@ -10,6 +10,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use std::io::{self, Stdout, stdout};
 use std::sync::Once;
+use std::time::Duration;
 
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -61,4 +62,35 @@ fn restore_on_panic() {
             previous(info);
         }));
     });
+}
+
+/// Waits up to `timeout` for input on the terminal when it is stdin, and fails once it
+/// has hung up (its window closed, its tmux session killed). crossterm retries a read
+/// of 0 bytes forever in that state: asked to wait itself, it would spin a core and
+/// never come back to see Ctrl-C or SIGTERM. `Ok(false)`: stdin is not the terminal
+/// (crossterm then reads /dev/tty), so the caller waits through crossterm as before.
+pub fn wait_input(timeout: Duration) -> io::Result<bool> {
+    use nix::poll::{PollFd, PollFlags, poll};
+    use std::io::IsTerminal;
+    use std::os::fd::AsRawFd;
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
+        return Ok(false);
+    }
+    let mut fds = [PollFd::new(stdin.as_raw_fd(), PollFlags::POLLIN)];
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    match poll(&mut fds, ms) {
+        // A signal: return so the caller sees its stop flag.
+        Err(nix::errno::Errno::EINTR) => return Ok(true),
+        Err(e) => return Err(io::Error::from(e)),
+        Ok(_) => {}
+    }
+    let gone = PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL;
+    if fds[0].revents().is_some_and(|r| r.intersects(gone)) {
+        return Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the terminal was closed",
+        ));
+    }
+    Ok(true)
 }
