@@ -272,3 +272,98 @@ fn thinned_logger_lines_are_counted_and_held_as_decoded() {
         }
     }
 }
+
+/// A rule whose selections read a logger line's fields and take only plain lines: the
+/// cases where telling a logger line's class without decoding it is easiest to get wrong.
+const FIELD_RULE: &str = r#"
+id = "USR-FIELDS"
+cause = "x_fields"
+title = "Logger fields"
+severity = "warning"
+message = "m"
+explanation = "Test rule."
+fix = ["None."]
+
+[sel.errors]
+source = "serial"
+where.level = "E"
+
+[sel.plain_relay]
+source = "serial"
+kind = "line"
+regex = '''relay'''
+
+[sel.any_tick]
+source = "serial"
+regex = '''tick'''
+
+[[when]]
+confidence = 0.9
+steps = [ { match = "errors" }, { match = "plain_relay" }, { match = "any_tick" } ]
+"#;
+
+/// Lines with and without logger prefixes, of every level, with messages that are
+/// recognised, picked by a selection, or plain.
+fn logger_lines() -> Vec<String> {
+    let msgs = [
+        "relay 1 -> on",
+        "tick 2",
+        "MQTT publish x",
+        "too large 1400000 > 1310720",
+        "Progress: 40%",
+        "auth ok",
+        "display refresh",
+        "",
+    ];
+    let mut out = Vec::new();
+    for m in msgs {
+        for l in ["E", "W", "I", "D", "V"] {
+            out.push(format!("[  5340664][{l}][main.cpp:184] loop(): {m}"));
+            out.push(format!("[{l}][Updater.cpp:93] begin(): {m}"));
+            out.push(format!("{l} (4549379) app_main: {m}"));
+            out.push(format!("{l} (12) auth_task: {m}"));
+        }
+        out.push(m.to_string());
+        out.push(format!("[99999999999999999999][E][a.cpp:1] {m}"));
+    }
+    out
+}
+
+/// What `Interest::quick` tells of a line without decoding it is what decoding tells:
+/// kind, class and whether the line names the chip, for the built-in rules and for
+/// selections that read logger fields.
+#[test]
+fn quick_classes_agree_with_decoding() {
+    let mut custom = RuleSet::builtin();
+    let errs = custom.add_sources([("fields.toml".to_string(), FIELD_RULE.to_string())]);
+    assert!(errs.0.is_empty(), "{errs:?}");
+    let mut lines = logger_lines();
+    for p in logs() {
+        let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+        lines.extend(text.lines().map(|l| l.trim_end().to_string()));
+    }
+    for set in [RuleSet::builtin(), custom] {
+        let interest = Interest::for_serial(&set);
+        let mut quick = std::collections::BTreeMap::<&str, usize>::new();
+        for line in lines
+            .iter()
+            .filter(|l| l.bytes().all(|b| (0x20..0x7f).contains(&b)))
+        {
+            let Some(q) = interest.quick(line) else {
+                continue;
+            };
+            *quick.entry(q.kind).or_default() += 1;
+            let e = ota_doctor::decode::decode_line(Source::Serial, line, 0.0);
+            let names_chip = ["uptime_ms", "file", "chip"]
+                .iter()
+                .all(|f| e.fields.contains_key(*f));
+            assert_eq!(
+                (q.kind, Some(q.class), q.names_chip),
+                (e.kind.as_str(), interest.class(&e), names_chip),
+                "{line:?}"
+            );
+        }
+        // Enough of each kind told without decoding that the comparison means something.
+        assert!(quick["log"] > 50 && quick["line"] > 300, "{quick:?}");
+    }
+}

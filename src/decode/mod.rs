@@ -2,7 +2,7 @@
 
 pub mod host;
 pub mod lines;
-mod logprefix;
+pub mod logprefix;
 pub mod net;
 mod parallel;
 mod pydict;

@@ -16,6 +16,42 @@ use std::collections::BTreeMap;
 /// Narrowest bucket once thinning starts (µs).
 const FIRST_WIDTH_US: i64 = 1000;
 
+/// A held line. Plain lines are decoded only once they are sure to stay: most lines
+/// held early are thinned out later, and decoding them first would cost more than all
+/// the rest of their handling.
+pub enum Held {
+    Event(Event),
+    Plain {
+        text: Box<str>,
+        at: Placed,
+        line: u32,
+        kind: &'static str,
+    },
+}
+
+impl Held {
+    pub fn t_us(&self) -> i64 {
+        match self {
+            Held::Event(e) => e.t_us,
+            Held::Plain { at, .. } => at.t_us,
+        }
+    }
+
+    fn kind(&self) -> &str {
+        match self {
+            Held::Event(e) => &e.kind,
+            Held::Plain { kind, .. } => kind,
+        }
+    }
+
+    pub fn into_event(self) -> Event {
+        match self {
+            Held::Event(e) => e,
+            Held::Plain { text, at, line, .. } => materialize(&text, at, line),
+        }
+    }
+}
+
 pub struct Sampler {
     budget: usize,
     /// Widest bucket allowed: half the shortest window a rule measures, so a line in
@@ -24,7 +60,7 @@ pub struct Sampler {
     /// Bucket width in µs; 0 while every line is held.
     width: i64,
     /// Held lines with their event number, in file order.
-    pub held: Vec<(u64, Event)>,
+    pub held: Vec<(u64, Held)>,
     /// The latest line of the current bucket, held only if no later one comes.
     pending: Option<(u64, Event)>,
     /// Reused for a pending plain line, so most lines cost no allocation.
@@ -52,7 +88,16 @@ impl Sampler {
     /// out; it is decoded again only if held.
     pub fn plain(&mut self, i: u64, at: Placed, line: u32, body: &str, kind: &'static str) {
         if self.width == 0 || self.starts_bucket(at.t_us) {
-            self.hold(i, materialize(body, at, line));
+            let text = body.into();
+            self.hold(
+                i,
+                Held::Plain {
+                    text,
+                    at,
+                    line,
+                    kind,
+                },
+            );
             return;
         }
         self.drop_pending();
@@ -64,7 +109,7 @@ impl Sampler {
     /// A decoded serial event that no rule singles out.
     pub fn event(&mut self, i: u64, e: Event) {
         if self.width == 0 || self.starts_bucket(e.t_us) {
-            self.hold(i, e);
+            self.hold(i, Held::Event(e));
             return;
         }
         self.drop_pending();
@@ -73,18 +118,29 @@ impl Sampler {
 
     /// Holds whatever is pending; call before reading `held` at the end.
     pub fn flush(&mut self) {
-        if let Some((i, at, line, _)) = self.body_meta.take() {
-            let e = materialize(&self.body, at, line);
-            self.held.push((i, e));
+        if let Some((i, at, line, kind)) = self.body_meta.take() {
+            let text = self.body.as_str().into();
+            self.held.push((
+                i,
+                Held::Plain {
+                    text,
+                    at,
+                    line,
+                    kind,
+                },
+            ));
         }
-        if let Some(p) = self.pending.take() {
-            self.held.push(p);
+        if let Some((i, e)) = self.pending.take() {
+            self.held.push((i, Held::Event(e)));
         }
     }
 
     /// True when `t` opens a new bucket; the previous bucket's pending line is kept.
     fn starts_bucket(&mut self, t: i64) -> bool {
-        let last = self.held.last().map(|(_, e)| e.t_us.div_euclid(self.width));
+        let last = self
+            .held
+            .last()
+            .map(|(_, h)| h.t_us().div_euclid(self.width));
         if last == Some(t.div_euclid(self.width)) {
             return false;
         }
@@ -94,15 +150,15 @@ impl Sampler {
 
     fn drop_pending(&mut self) {
         if let Some((.., kind)) = self.body_meta.take() {
-            *self.unheld.entry(kind.into()).or_default() += 1;
+            count(&mut self.unheld, kind);
         }
         if let Some((_, e)) = self.pending.take() {
-            *self.unheld.entry(e.kind).or_default() += 1;
+            count(&mut self.unheld, &e.kind);
         }
     }
 
-    fn hold(&mut self, i: u64, e: Event) {
-        self.held.push((i, e));
+    fn hold(&mut self, i: u64, h: Held) {
+        self.held.push((i, h));
         if self.held.len() > self.budget {
             self.thin();
         }
@@ -130,14 +186,14 @@ impl Sampler {
                 break keep;
             }
         };
-        let old = std::mem::take(&mut self.held);
-        for ((i, e), k) in old.into_iter().zip(keep) {
-            if k {
-                self.held.push((i, e));
-            } else {
-                *self.unheld.entry(e.kind).or_default() += 1;
+        let (mut keep, unheld) = (keep.into_iter(), &mut self.unheld);
+        self.held.retain(|(_, h)| {
+            let k = keep.next().unwrap_or(true);
+            if !k {
+                count(unheld, h.kind());
             }
-        }
+            k
+        });
     }
 
     /// For each held line: is it the first or the last of its run in one bucket?
@@ -145,11 +201,21 @@ impl Sampler {
         let b: Vec<i64> = self
             .held
             .iter()
-            .map(|(_, e)| e.t_us.div_euclid(width))
+            .map(|(_, h)| h.t_us().div_euclid(width))
             .collect();
         (0..b.len())
             .map(|k| k == 0 || k + 1 == b.len() || b[k - 1] != b[k] || b[k + 1] != b[k])
             .collect()
+    }
+}
+
+/// Counts a line not held; most lines of a long log come here, so no allocation.
+fn count(unheld: &mut BTreeMap<String, usize>, kind: &str) {
+    match unheld.get_mut(kind) {
+        Some(n) => *n += 1,
+        None => {
+            unheld.insert(kind.to_string(), 1);
+        }
     }
 }
 
@@ -199,7 +265,7 @@ mod tests {
         s.flush();
         assert!(s.held.len() <= 1000, "{}", s.held.len());
         assert_eq!(s.held.len() + s.unheld["line"], times.len());
-        let held: Vec<i64> = s.held.iter().map(|(_, e)| e.t_us).collect();
+        let held: Vec<i64> = s.held.iter().map(|(_, h)| h.t_us()).collect();
         for sec in 0..100i64 {
             let (a, b) = (sec * 1_000_000, (sec + 1) * 1_000_000);
             let printed = times.iter().any(|t| (a..b).contains(t));
@@ -221,7 +287,7 @@ mod tests {
         s.flush();
         assert_eq!(s.width, cap);
         assert_eq!(s.held.len() + s.unheld["line"], times.len());
-        let held: Vec<i64> = s.held.iter().map(|(_, e)| e.t_us).collect();
+        let held: Vec<i64> = s.held.iter().map(|(_, h)| h.t_us()).collect();
         // Every window two buckets wide holds a line, as every such window was printed in.
         let mut k = 0;
         for start in (0..3_590_000_000i64).step_by(250_000) {

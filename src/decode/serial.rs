@@ -349,8 +349,21 @@ fn prefix_fields(p: &Prefix<'_>) -> Fields {
 /// A line none of them matches (anywhere, not only where anchored) decodes as `line`.
 pub fn pattern_sources() -> Vec<&'static str> {
     let mut v = vec![ARDUINO_LOG_RE, IDF_LOG_RE];
-    v.extend(TABLE.sources());
+    v.extend(table_sources());
     v
+}
+
+/// The recognisers' patterns without the logger prefixes, which
+/// [`logprefix::parse`] tells apart faster.
+pub fn table_sources() -> Vec<&'static str> {
+    TABLE.sources().collect()
+}
+
+/// Whether the fields [`prefix_fields`] makes of `p` name the chip the way the
+/// timeline reads it (an uptime, a file and the chip), without making them.
+pub fn prefix_names_chip(p: &Prefix<'_>) -> bool {
+    let uptime = p.uptime.and_then(|v| v.trim().parse::<i64>().ok());
+    p.arduino && uptime.is_some() && p.file.is_some()
 }
 
 pub fn pattern_count() -> usize {

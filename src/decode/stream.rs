@@ -103,7 +103,11 @@ pub fn decode_serial_with<R: Read + Send>(
 
 /// Bytes that `lines::clean` passes through unchanged, with nothing counted as noise.
 fn is_plain_ascii(b: &[u8]) -> bool {
-    b.iter().all(|&c| (0x20..0x7f).contains(&c) || c == b'\t')
+    let bad = |c: &u8| !((0x20..0x7f).contains(c) || *c == b'\t');
+    // Whole chunks without an early exit, so the compiler tests 16 bytes at once.
+    let mut chunks = b.chunks_exact(16);
+    let any_bad = chunks.any(|ch| ch.iter().fold(false, |a, c| a | bad(c)));
+    !any_bad && !chunks.remainder().iter().any(bad)
 }
 
 /// What one line comes to before its time is known: everything that depends on the
@@ -174,14 +178,13 @@ fn prepare_text(
         at..at + body.len()
     };
     if let Some(raw) = raw
-        && let Some(class) = interest.quick_class(body)
+        && let Some(q) = interest.quick(body)
     {
-        let (body, kind, names_chip) = (range(raw), "line", false);
         let plain = What::Plain {
-            class,
-            body,
-            kind,
-            names_chip,
+            class: q.class,
+            body: range(raw),
+            kind: q.kind,
+            names_chip: q.names_chip,
         };
         return (stamp, plain);
     }
@@ -288,7 +291,7 @@ impl Decoder<'_> {
         };
         for s in self.samples.values_mut() {
             s.flush();
-            all.append(&mut s.held);
+            all.extend(s.held.drain(..).map(|(i, h)| (i, h.into_event())));
             for (k, n) in &s.unheld {
                 *out.unheld.entry(k.clone()).or_default() += n;
             }

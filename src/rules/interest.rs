@@ -13,8 +13,21 @@
 use super::RuleSet;
 use super::engine::static_match;
 use super::model::{Op, Operand, Sel, Step};
+use crate::decode::logprefix::{self, Parsed};
+use crate::decode::serial;
 use crate::event::{Event, Source};
 use regex::{Regex, bytes};
+
+/// What [`Interest::quick`] tells of a line without decoding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quick {
+    /// As [`Interest::class`] would give it.
+    pub class: u64,
+    /// `line`, or `log` for a line with a logger prefix.
+    pub kind: &'static str,
+    /// Whether the line names the chip (see `serial::prefix_names_chip`).
+    pub names_chip: bool,
+}
 
 /// Uploader lines in a serial log: `analyze` warns when a file looks like the wrong one,
 /// so these lines must be seen even though no rule selects them.
@@ -46,6 +59,12 @@ pub struct Interest {
     /// of these match, no decoding needed. Entry k of the set is `picky[by_text[k]]`.
     by_text_set: bytes::RegexSet,
     by_text: Vec<usize>,
+    /// Text-only selections that take only plain lines, not logger lines.
+    line_only: u64,
+    /// The class bits a logger line gets from the selections that test its fields, by
+    /// chip (none, esp32) and level (E W I D V); None (in the entry: hold it whole) when
+    /// they test other fields, which only decoding can tell.
+    log_classes: Option<[Option<u64>; 10]>,
     /// Why there is no cheap test, if there is none.
     pub opaque: Option<String>,
     /// Widest time bucket a thinned sample may use (see `decode::sample`).
@@ -54,7 +73,8 @@ pub struct Interest {
 
 impl Interest {
     pub fn for_serial(set: &RuleSet) -> Interest {
-        let mut decode: Vec<String> = crate::decode::serial::pattern_sources()
+        // The logger prefixes are told apart by `logprefix::parse`, not by the scan.
+        let mut decode: Vec<String> = crate::decode::serial::table_sources()
             .into_iter()
             .map(unanchor)
             .collect();
@@ -62,18 +82,20 @@ impl Interest {
         decode.push(REDACTED.to_string());
         let mut picky = Vec::new();
         let (mut by_text, mut text_res) = (Vec::new(), Vec::new());
-        let mut opaque = None;
+        let (mut opaque, mut field_sels) = (None, Vec::new());
+        let mut line_only = 0u64;
         for sel in set.rules.iter().flat_map(|r| &r.sels) {
             if !may_pick_plain(sel) || takes_any_line(sel) {
                 continue;
             }
             match (text_only(sel), text_pattern(sel)) {
                 (Some(re), _) if picky.len() < 63 => {
+                    line_only |= u64::from(sel.kind.is_some()) << picky.len();
                     by_text.push(picky.len());
                     text_res.push(re.to_string());
                 }
                 (_, Ok(Some(p))) => decode.push(p),
-                (_, Ok(None)) => {}
+                (_, Ok(None)) => field_sels.push(picky.len()),
                 (_, Err(why)) => {
                     opaque.get_or_insert(why);
                 }
@@ -96,23 +118,56 @@ impl Interest {
             all.extend(by_text_set.patterns().iter().cloned());
             ascii_set(&all)
         });
-        let mut patterns = decode;
+        // What grep is given in the benchmark: every pattern a line meets, prefixes too.
+        let mut patterns: Vec<String> = crate::decode::serial::pattern_sources()
+            .into_iter()
+            .take(2)
+            .map(unanchor)
+            .collect();
+        patterns.extend(decode);
         patterns.extend(by_text_set.patterns().iter().cloned());
         Interest {
+            log_classes: log_classes(&picky, &field_sels),
             picky,
             patterns,
             decode: prefilter,
             either,
             by_text_set,
             by_text,
+            line_only,
             opaque,
             bucket_cap_us: shortest_window(set) / 2,
         }
     }
 
-    /// The class of a line (timestamp removed, plain printable ASCII) if it can be told
-    /// without decoding: then the line decodes to a plain `line`. None: decode it.
-    pub fn quick_class(&self, body: &str) -> Option<u64> {
+    /// How a line (timestamp removed, plain printable ASCII) decodes, if that can be
+    /// told without decoding it: to a plain `line`, or to a `log` line whose message
+    /// nothing recognises. None: decode it.
+    pub fn quick(&self, body: &str) -> Option<Quick> {
+        let (kind, names_chip, fields) = match logprefix::parse(body.trim_start()) {
+            Parsed::NoMatch => ("line", false, None),
+            Parsed::Match(p) => {
+                let level = "EWIDV".find(p.level)?;
+                let fields = self.log_classes?[usize::from(p.arduino) * 5 + level]?;
+                ("log", serial::prefix_names_chip(&p), Some(fields))
+            }
+            Parsed::AskRegex => return None,
+        };
+        let by_text = self.quick_class(body)?;
+        let class = match fields {
+            None => by_text,
+            Some(f) => by_text & !self.line_only | f,
+        };
+        Some(Quick {
+            class,
+            kind,
+            names_chip,
+        })
+    }
+
+    /// The class [`Self::class`] gives the line, if it can be told without decoding;
+    /// logger prefixes aside (see [`Self::quick`]).
+    fn quick_class(&self, body: &str) -> Option<u64> {
         let body = body.as_bytes();
         let Some(either) = &self.either else {
             return self.quick_class_slow(body);
@@ -144,9 +199,10 @@ impl Interest {
         Some(class)
     }
 
-    /// Whether a line may need decoding (the test behind [`Self::quick_class`]).
+    /// Whether a line may need decoding or singling out (the test behind
+    /// [`Self::quick`]).
     pub fn may_matter(&self, body: &str) -> bool {
-        self.quick_class(body) != Some(0)
+        self.quick(body).is_none_or(|q| q.class != 0)
     }
 
     /// How a decoded serial event is held: None = always, whole (a recognised event);
@@ -183,6 +239,36 @@ impl Interest {
     pub fn patterns(&self) -> &[String] {
         &self.patterns
     }
+}
+
+/// The class bits [`Interest::class`] gives a logger line from the selections at
+/// `field_sels` (which test no text), for each chip and level; see `log_classes` in
+/// [`Interest`]. None when one of them tests a field other than the chip and level.
+fn log_classes(picky: &[Sel], field_sels: &[usize]) -> Option<[Option<u64>; 10]> {
+    let known = |f: &str| matches!(f, "chip" | "level");
+    for sel in field_sels.iter().map(|&k| &picky[k]) {
+        let others = sel.conds.iter().filter_map(|c| match &c.rhs {
+            Operand::Field(other) => Some(other.as_str()),
+            _ => None,
+        });
+        let mut read = sel.conds.iter().map(|c| c.field.as_str()).chain(others);
+        let regex_field = sel.regex.as_ref().map(|_| sel.field.as_str());
+        if !read.all(known) || !regex_field.is_none_or(known) {
+            return None;
+        }
+    }
+    let mut out = [None; 10];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let mut e = Event::new(Source::Serial, "log", "").with("level", &"EWIDV"[i % 5..i % 5 + 1]);
+        if i >= 5 {
+            e = e.with("chip", "esp32");
+        }
+        let hits = field_sels.iter().filter(|&&k| static_match(&picky[k], &e));
+        *slot = hits
+            .map(|&k| 1u64.checked_shl(k as u32).filter(|_| k < 63))
+            .try_fold(0, |c, b| Some(c | b?));
+    }
+    Some(out)
 }
 
 /// The shortest time a rule measures (an absence, or a `within`): a thinned sample must
