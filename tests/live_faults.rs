@@ -127,34 +127,12 @@ fn serial_port_vanishing_mid_line_is_reported_and_the_half_line_kept() {
     );
 }
 
-/// Mounts a tmpfs of `size` at a fresh directory; unmounts on drop.
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn new(size: &str) -> SmallDisk {
-        netns::require_root();
-        let dir = tempfile::tempdir().unwrap();
-        sh(Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "otad-full"])
-            .arg(dir.path()));
-        SmallDisk { dir }
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
-
 /// The export directory fills up: the monitor says which file stopped and how much
 /// room is left, keeps recording (its summary still counts every line), ends cleanly,
 /// and the file holds only whole lines.
 #[test]
 fn disk_full_while_exporting_keeps_a_valid_trace_and_says_so() {
-    let disk = SmallDisk::new("256k");
+    let disk = netns::SmallDisk::new("256k");
     let trace = disk.dir.path().join("t.jsonl");
     let (master, tty) = pty();
     let feeder = Feeder::start(master, Duration::from_micros(500), 6_000);

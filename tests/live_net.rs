@@ -318,3 +318,71 @@ fn no_ota_packet_missed_under_a_udp_flood() {
     let notes = v["notes"].to_string();
     assert!(!notes.contains("dropped"), "{what}");
 }
+
+/// The disk under the captured frames fills during an upload: the pcapng stops at its
+/// last whole block (tshark reads it without complaint), the monitor says which file
+/// stopped, and the trace and the diagnosis go on to the end. The frames go to a small
+/// tmpfs through a symlink, so only they meet the full disk.
+#[test]
+fn disk_full_under_the_pcapng_keeps_whole_blocks_and_the_diagnosis() {
+    let pair = NetPair::new("dfp");
+    let dir = tempfile::tempdir().unwrap();
+    let disk = netns::SmallDisk::new("128k");
+    let (_sim, tty) = start_sim(&pair, dir.path());
+    let fw = firmware(dir.path(), 400_000);
+    let trace = dir.path().join("t.jsonl");
+    let frames = disk.dir.path().join("t.pcapng");
+    std::os::unix::fs::symlink(&frames, dir.path().join("t.pcapng")).unwrap();
+    let out = pair
+        .in_host(live::BIN)
+        .args(["upload", "-i", &pair.device_ip, "-p", "8266", "-t", "4"])
+        .args(["--format", "json", "--serial", &tty.to_string_lossy()])
+        .arg("-f")
+        .arg(&fw)
+        .arg("--export")
+        .arg(&trace)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    let what = format!(
+        "status {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    assert_eq!(out.status.code(), Some(0), "{what}");
+    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {what}"));
+    assert_eq!(v["findings"][0]["cause"], "ok", "{what}");
+    let said = "t.pcapng` stopped: the disk is full";
+    assert!(stderr.contains(said), "{what}");
+    assert!(!stderr.contains("panicked"), "{what}");
+    let kept = std::fs::metadata(&frames).unwrap().len();
+    assert!(kept > 50_000 && kept < 128 * 1024, "{kept} bytes: {what}");
+    let tshark = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&frames)
+        .args(["-T", "fields", "-e", "frame.number"])
+        .output()
+        .expect("tshark (apt-get install tshark; scripts/setup installs it)");
+    let read = String::from_utf8_lossy(&tshark.stdout).lines().count();
+    // tshark warns whenever it runs as root; anything else is about the file.
+    let complaint: Vec<String> = String::from_utf8_lossy(&tshark.stderr)
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.contains("Running as user"))
+        .map(String::from)
+        .collect();
+    assert!(
+        tshark.status.success() && complaint.is_empty(),
+        "tshark: {complaint:?}"
+    );
+    assert!(read > 30, "tshark read only {read} frames of {kept} bytes");
+    let events: Vec<Value> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let res = event(&events, "ota.result").unwrap_or_else(|| panic!("no result: {what}"));
+    assert_eq!(res["fields"]["verdict"], "ok", "{res}");
+}

@@ -8,6 +8,7 @@
 //! serial/uploader logs into DIR: that is how tests/fixtures/net/ was made.
 
 #[path = "common/netns.rs"]
+#[allow(dead_code)]
 mod netns;
 
 use netns::NetPair;

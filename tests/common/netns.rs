@@ -138,3 +138,26 @@ impl Drop for NetPair {
         }
     }
 }
+
+/// A tmpfs of a given size at a fresh directory, to fill a disk on purpose; unmounted
+/// on drop.
+pub struct SmallDisk {
+    pub dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    pub fn new(size: &str) -> SmallDisk {
+        require_root();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_string_lossy().into_owned();
+        let opt = format!("size={size}");
+        sh(&["mount", "-t", "tmpfs", "-o", &opt, "otad-full", &path]);
+        SmallDisk { dir }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
