@@ -12,7 +12,12 @@ use ota_doctor::decode::net::{self, build, ota::OtaDecoder, packet, pcap};
 use ota_doctor::decode::{self, host, serial};
 use ota_doctor::event::{Event, Source};
 use ota_doctor::export::trace;
+use ota_doctor::rules::interest::Interest;
 use ota_doctor::rules::{RuleSet, example};
+use std::sync::LazyLock;
+
+/// What `analyze --serial-log` uses to tell lines apart before decoding them.
+static INTEREST: LazyLock<Interest> = LazyLock::new(|| Interest::for_serial(&RuleSet::builtin()));
 use ota_doctor::timeline::Builder;
 
 /// Serial bytes arrive in reads of any size: the lines must not depend on where the
@@ -38,7 +43,12 @@ pub fn serial_lines(data: &[u8]) {
         .filter(|&b| b != b'\n' && b != b'\r')
         .collect();
     assert_eq!(kept, expected, "the splitter lost or invented bytes");
-    decode_log_checked(Source::Serial, body);
+    let log = decode_log_checked(Source::Serial, body);
+    // The streamed decoder `analyze` runs, in small batches on two threads, holding
+    // every line: the same events as decoding the whole file at once.
+    let streamed = decode::stream::decode_serial_with(body, &INTEREST, usize::MAX, 2, 64)
+        .expect("reading from memory cannot fail");
+    assert_eq!(streamed.events, log.events, "streamed decoding differs");
 }
 
 /// Read sizes from the fuzzer's bytes; 0 would stall, so every size is at least 1.
@@ -65,10 +75,11 @@ fn split_lines(data: &[u8], sizes: &[usize]) -> Vec<RawLine> {
 }
 
 /// A decoded log keeps file order in its line numbers, whatever its stamps say.
-fn decode_log_checked(source: Source, data: &[u8]) {
+fn decode_log_checked(source: Source, data: &[u8]) -> decode::DecodedLog {
     let log = decode::decode_log(source, data);
     let ordered = log.events.windows(2).all(|w| w[0].line <= w[1].line);
     assert!(ordered, "events out of file order");
+    log
 }
 
 /// The banner and error recognisers on one arbitrary line, as the serial and the
@@ -83,6 +94,24 @@ pub fn serial_classify(data: &[u8]) {
     let _ = serial::esp32_error_code(&text);
     let e = decode::decode_line(Source::Serial, &text, noise);
     assert_eq!(e.source, Source::Serial);
+    quick_agrees(text.trim_end());
+}
+
+/// A line told apart without decoding (printable ASCII only, as the streamed decoder
+/// asks) has the kind, class and chip naming that decoding gives it.
+fn quick_agrees(line: &str) {
+    if !line.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return;
+    }
+    let Some(q) = INTEREST.quick(line) else {
+        return;
+    };
+    let e = decode::decode_line(Source::Serial, line, 0.0);
+    let names_chip = ["uptime_ms", "file", "chip"]
+        .iter()
+        .all(|f| e.fields.contains_key(*f));
+    let decoded = (e.kind.as_str(), INTEREST.class(&e), names_chip);
+    assert_eq!((q.kind, Some(q.class), q.names_chip), decoded, "{line:?}");
 }
 
 /// The uploader-output parser: line by line, then as a whole saved log.
