@@ -59,6 +59,19 @@ pub struct Plan {
     pub tui: bool,
 }
 
+impl Plan {
+    /// The terminal UI until stopped: no time limit, no lingering, no lines printed.
+    pub fn ui() -> Plan {
+        Plan {
+            duration: None,
+            linger: Duration::ZERO,
+            print: false,
+            to_stderr: false,
+            tui: true,
+        }
+    }
+}
+
 /// Receives until the plan says stop, Ctrl-C/SIGTERM sets `stop`, or every sender
 /// is gone. Then `stop_sources` ends the sources (it returns notes about them), and
 /// what they still delivered on the way out (a serial line cut off without its line

@@ -173,23 +173,7 @@ fn tail(s: &str) -> String {
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
-const RULE: &str = r#"
-id = "USR-LIVE"
-cause = "x_marker_WORD"
-title = "A marker line"
-severity = "warning"
-message = "saw WORD"
-explanation = "Test rule."
-fix = ["None."]
-
-[sel.m]
-source = "serial"
-regex = '''marker WORD'''
-
-[[when]]
-confidence = 0.9
-steps = [ { match = "m" } ]
-"#;
+const RULE: &str = include_str!("fixtures/rules/marker.toml.in");
 
 /// A rule file edited while the monitor runs: a broken edit is refused with its file
 /// and line and the old rule stays; a good edit is reloaded and used for the findings.

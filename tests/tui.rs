@@ -455,11 +455,8 @@ fn the_live_loop_records_until_the_upload_ends_and_lingers() {
     .unwrap();
     tx.send(Msg::Finished).unwrap();
     let plan = Plan {
-        duration: None,
         linger: Duration::from_millis(50),
-        print: false,
-        to_stderr: false,
-        tui: true,
+        ..Plan::ui()
     };
     let mut session = Session::new();
     let stop = AtomicBool::new(false);
@@ -468,12 +465,8 @@ fn the_live_loop_records_until_the_upload_ends_and_lingers() {
     let trace = dir.path().join("live.jsonl");
     let mut sink = ota_doctor::live::TraceSink::create(&trace).unwrap();
     let feed = tui::Feed {
-        rx: &rx,
-        session: &mut session,
-        plan: &plan,
         sink: Some(&mut sink),
-        stop: &stop,
-        stop_sources: None,
+        ..tui::Feed::new(&rx, &mut session, &plan, &stop)
     };
     let end = tui::drive(&mut term, &mut Script(VecDeque::new()), feed, &info());
     assert!(end > 0);
@@ -505,24 +498,11 @@ fn the_live_loop_records_until_the_upload_ends_and_lingers() {
 #[test]
 fn q_ends_the_live_loop_while_sources_still_run() {
     let (tx, rx) = ota_doctor::live::channel();
-    let plan = Plan {
-        duration: None,
-        linger: Duration::ZERO,
-        print: false,
-        to_stderr: false,
-        tui: true,
-    };
+    let plan = Plan::ui();
     let mut session = Session::new();
     let stop = AtomicBool::new(false);
     let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    let feed = tui::Feed {
-        rx: &rx,
-        session: &mut session,
-        plan: &plan,
-        sink: None,
-        stop: &stop,
-        stop_sources: None,
-    };
+    let feed = tui::Feed::new(&rx, &mut session, &plan, &stop);
     let keys = VecDeque::from([TermEvent::Key(key(KeyCode::Char('q')))]);
     tui::drive(&mut term, &mut Script(keys), feed, &SourcesInfo::new());
     drop(tx);
@@ -551,24 +531,11 @@ fn e_in_a_replay_writes_a_trace_snapshot_and_says_where() {
 #[test]
 fn the_stop_flag_ends_the_live_loop_with_a_note() {
     let (_tx, rx) = ota_doctor::live::channel();
-    let plan = Plan {
-        duration: None,
-        linger: Duration::ZERO,
-        print: false,
-        to_stderr: false,
-        tui: true,
-    };
+    let plan = Plan::ui();
     let mut session = Session::new();
     let stop = AtomicBool::new(true);
     let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    let feed = tui::Feed {
-        rx: &rx,
-        session: &mut session,
-        plan: &plan,
-        sink: None,
-        stop: &stop,
-        stop_sources: None,
-    };
+    let feed = tui::Feed::new(&rx, &mut session, &plan, &stop);
     tui::drive(
         &mut term,
         &mut Script(VecDeque::new()),
@@ -698,16 +665,6 @@ fn a_new_analysis_over_fewer_events_keeps_the_mark_and_the_paused_page() {
     assert_eq!(app.events()[app.rows()[app.top]], top_event);
 }
 
-fn quick_plan() -> Plan {
-    Plan {
-        duration: None,
-        linger: Duration::ZERO,
-        print: false,
-        to_stderr: false,
-        tui: true,
-    }
-}
-
 /// A port that vanishes mid-line: its reader hands on the cut-off line only as it
 /// is stopped. The UI loop stops the sources before finishing, so the line is kept.
 #[test]
@@ -722,17 +679,13 @@ fn a_line_the_sources_hand_on_while_stopping_is_recorded() {
         });
         (vec!["serial port closed".to_string()], vec![last])
     };
-    let plan = quick_plan();
+    let plan = Plan::ui();
     let mut session = Session::new();
     let stop = AtomicBool::new(false);
     let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
     let feed = tui::Feed {
-        rx: &rx,
-        session: &mut session,
-        plan: &plan,
-        sink: None,
-        stop: &stop,
         stop_sources: Some(&mut stop_sources),
+        ..tui::Feed::new(&rx, &mut session, &plan, &stop)
     };
     tui::drive(&mut term, &mut Script(VecDeque::new()), feed, &info());
     let texts: Vec<&str> = session.events().iter().map(|e| e.text.as_str()).collect();
@@ -756,19 +709,15 @@ fn a_trace_write_failure_shows_while_running() {
     let dir = tempfile::tempdir().unwrap();
     let mut sink = ota_doctor::live::TraceSink::create(&dir.path().join("t.jsonl")).unwrap();
     sink.pcap_path = "/dev/full".into();
-    let plan = quick_plan();
+    let plan = Plan::ui();
     let mut session = Session::new();
     let stop = AtomicBool::new(false);
     let mut term = Terminal::new(TestBackend::new(200, 36)).unwrap();
     // Quits once the frames were taken: a key is only read after a drain.
     let keys = VecDeque::from([TermEvent::Key(key(KeyCode::Char('q')))]);
     let feed = tui::Feed {
-        rx: &rx,
-        session: &mut session,
-        plan: &plan,
         sink: Some(&mut sink),
-        stop: &stop,
-        stop_sources: None,
+        ..tui::Feed::new(&rx, &mut session, &plan, &stop)
     };
     tui::drive(&mut term, &mut Script(keys), feed, &info());
     drop(tx);
@@ -784,20 +733,13 @@ fn a_trace_write_failure_shows_while_running() {
 #[test]
 fn the_start_note_is_on_the_first_frame() {
     let (_tx, rx) = ota_doctor::live::channel();
-    let plan = quick_plan();
+    let plan = Plan::ui();
     let mut session = Session::new();
     let stop = AtomicBool::new(false);
     let mut term = Terminal::new(TestBackend::new(160, 24)).unwrap();
     let mut info = info();
     info.start_note = Some("memory keeps only the newest 9 log lines".into());
-    let feed = tui::Feed {
-        rx: &rx,
-        session: &mut session,
-        plan: &plan,
-        sink: None,
-        stop: &stop,
-        stop_sources: None,
-    };
+    let feed = tui::Feed::new(&rx, &mut session, &plan, &stop);
     let keys = VecDeque::from([TermEvent::Key(key(KeyCode::Char('q')))]);
     tui::drive(&mut term, &mut Script(keys), feed, &info);
     let r = rows(term.backend());

@@ -69,22 +69,9 @@ pub fn measure(
     session.watch(Source::Net);
     let mut info = SourcesInfo::new();
     info.inline_analysis = inline;
-    let plan = Plan {
-        duration: None,
-        linger: Duration::ZERO,
-        print: false,
-        to_stderr: false,
-        tui: true,
-    };
+    let plan = Plan::ui();
     let stop = AtomicBool::new(false);
-    let feed = tui::Feed {
-        rx: &rx,
-        session: &mut session,
-        plan: &plan,
-        sink: None,
-        stop: &stop,
-        stop_sources: None,
-    };
+    let feed = tui::Feed::new(&rx, &mut session, &plan, &stop);
     let mut keys = Recorder::new(steady, Duration::from_secs(secs));
     let mut term = Terminal::new(TestBackend::new(120, 36)).map_err(|e| e.to_string())?;
     tui::drive(&mut term, &mut keys, feed, &info);

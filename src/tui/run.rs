@@ -78,6 +78,26 @@ pub struct Feed<'a> {
     pub stop_sources: Option<&'a mut dyn FnMut() -> Stopped>,
 }
 
+impl<'a> Feed<'a> {
+    /// A feed with no trace file and no sources to stop (what tests and benchmarks
+    /// drive the loop with); set the fields for more.
+    pub fn new(
+        rx: &'a Receiver<Msg>,
+        session: &'a mut Session,
+        plan: &'a Plan,
+        stop: &'a AtomicBool,
+    ) -> Feed<'a> {
+        Feed {
+            rx,
+            session,
+            plan,
+            sink: None,
+            stop,
+            stop_sources: None,
+        }
+    }
+}
+
 /// Records like [`live::record`], showing the session as it grows instead of
 /// printing lines (`plan.print` is for line mode). Returns the end of recording (µs). `Err` only when the terminal cannot be set up, before any
 /// input was consumed, so the caller can fall back to line output.

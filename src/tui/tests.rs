@@ -159,23 +159,10 @@ fn keys_are_handled_while_an_analysis_runs_and_its_answer_is_shown() {
         tx: tx.clone(),
         waits: 0,
     };
-    let plan = Plan {
-        duration: None,
-        linger: Duration::ZERO,
-        print: false,
-        to_stderr: false,
-        tui: true,
-    };
+    let plan = Plan::ui();
     let mut session = Session::new();
     let stop = AtomicBool::new(false);
-    let feed = Feed {
-        rx: &rx,
-        session: &mut session,
-        plan: &plan,
-        sink: None,
-        stop: &stop,
-        stop_sources: None,
-    };
+    let feed = Feed::new(&rx, &mut session, &plan, &stop);
     let mut term = Terminal::new(TestBackend::new(120, 36)).unwrap();
     let analyse = slow(started_tx, release_rx, timed_out.clone());
     drive_with(&mut term, &mut script, feed, &SourcesInfo::new(), analyse);
@@ -265,23 +252,7 @@ fn an_answer_about_older_events_lands_on_the_same_events() {
     assert!(!timed_out.load(Ordering::SeqCst));
 }
 
-const USER_RULE: &str = r#"
-id = "USR-TUI"
-cause = "x_marker_WORD"
-title = "A marker line"
-severity = "warning"
-message = "saw WORD"
-explanation = "Test rule."
-fix = ["None."]
-
-[sel.m]
-source = "serial"
-regex = '''marker'''
-
-[[when]]
-confidence = 0.9
-steps = [ { match = "m" } ]
-"#;
+const USER_RULE: &str = include_str!("../../tests/fixtures/rules/marker.toml.in");
 
 /// The UI's analysis judges with the rules as last reloaded, as line mode does: an
 /// edit of a --rules file changes the causes it finds.
@@ -301,14 +272,18 @@ fn the_live_analysis_uses_reloaded_rules() {
     let mut analyse = super::run::analyser(&info);
     let mut s = Session::new();
     s.watch(Source::Serial);
-    s.push(serial(1_000, "marker"));
+    s.push(serial(1_000, "marker before"));
+    s.push(serial(1_500, "marker after"));
     let causes = |r: Report| -> Vec<String> { r.findings.into_iter().map(|f| f.cause).collect() };
     let tl = s.timeline(2_000);
-    assert!(causes(analyse(&tl)).contains(&"x_marker_before".to_string()));
+    let then = causes(analyse(&tl));
+    assert!(then.contains(&"x_marker_before".to_string()), "{then:?}");
+    assert!(!then.contains(&"x_marker_after".to_string()), "{then:?}");
     std::fs::write(&file, USER_RULE.replace("WORD", "after")).unwrap();
     let said = rules.reload(&dirs.dirs);
     assert!(said.contains("rules reloaded"), "{said}");
     let now = causes(analyse(&tl));
     rules.stop();
     assert!(now.contains(&"x_marker_after".to_string()), "{now:?}");
+    assert!(!now.contains(&"x_marker_before".to_string()), "{now:?}");
 }
