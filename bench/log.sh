@@ -25,17 +25,12 @@ SMALL_MB=${SMALL_MB:-200}
 SMALL=$WORK/head-serial.log
 PATS=$WORK/patterns.ere
 
-if [[ -x /usr/bin/time ]] && /usr/bin/time -f %M true >/dev/null 2>&1; then
-  HAVE_TIME=1
-else
-  HAVE_TIME=0
-  echo "note: GNU time not found (apt-get install time); peak RSS is sampled from /proc" >&2
-fi
+source "$ROOT/bench/lib.sh"
 
 mkdir -p "$WORK"
 cleanup() {
   if [[ $KEEP != 1 ]]; then
-    rm -f "$LOG" "$LOG.manifest" "$LOG.gen" "$PATS" "$WORK/log-report.txt" "$WORK/log-rss" "$WORK/log-out" "$SMALL" \
+    rm -f "$LOG" "$LOG.manifest" "$LOG.gen" "$PATS" "$WORK/log-report.txt" "$WORK/time.out" "$WORK/out" "$SMALL" \
       "$WORK"/log-*.err
     rmdir "$WORK" 2>/dev/null || true
   fi
@@ -48,18 +43,9 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 OTA=$TARGET/release/ota-doctor
 GEN=$TARGET/release/examples/gen-log
 
-# The log is reused only if it was made by this generator with these settings.
-want="seed=$SEED size_mb=$SIZE_MB gen=$(sha256sum "$ROOT/examples/gen-log.rs" | cut -c1-16)"
+want="seed=$SEED size_mb=$SIZE_MB gen=$(source_id "$ROOT/examples/gen-log.rs")"
+reuse_or_generate "$LOG" "$want" "$GEN" --out "$LOG" --size-mb "$SIZE_MB" --seed "$SEED"
 manifest() { sed -n "s/^$1=//p" "$LOG.manifest"; }
-if [[ -f $LOG && -f $LOG.manifest && -f $LOG.gen && $(cat "$LOG.gen") == "$want" &&
-  $(stat -c %s "$LOG") == $(manifest bytes) ]]; then
-  echo "== reusing $LOG ($want)"
-else
-  echo "== generating $LOG ($want)"
-  rm -f "$LOG.gen"
-  "$GEN" --out "$LOG" --size-mb "$SIZE_MB" --seed "$SEED"
-  echo "$want" >"$LOG.gen"
-fi
 BYTES=$(stat -c %s "$LOG")
 
 echo "== grep's patterns: ota-doctor rules patterns --grep"
@@ -69,55 +55,18 @@ NPATS=$(grep -c . "$PATS")
 # ota-doctor decodes on every core it may use (nproc counts the same), unless told.
 THREADS=${OTA_DOCTOR_THREADS:-$(nproc)}
 
-# measure NAME RUNS CMD...: one warm-up run (page cache), then the timed runs. Output
-# goes to a file: GNU grep stops at the first match when it sees /dev/null.
-# Sets MED_S (median wall seconds), USER_S (its user CPU seconds), RSS_MB (its peak RSS).
-measure() {
-  local name=$1 runs=$2 err=$WORK/log-$1.err
-  shift 2
-  "$@" >"$WORK/log-out" 2>"$err" || { echo "FAILED: $* (see $err)" >&2; exit 1; }
-  local rows=() i t0 t1 rss cpu shown=""
-  for ((i = 0; i < runs; i++)); do
-    t0=$(date +%s%N)
-    if [[ $HAVE_TIME == 1 ]]; then
-      /usr/bin/time -f '%M %U' -o "$WORK/log-rss" "$@" >"$WORK/log-out" 2>>"$err" || true
-      read -r rss cpu <"$WORK/log-rss"
-    else
-      "$@" >"$WORK/log-out" 2>>"$err" &
-      local pid=$! hwm
-      rss=0 cpu=0
-      while kill -0 "$pid" 2>/dev/null; do
-        hwm=$(sed -n 's/^VmHWM:\s*\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
-        [[ -n $hwm && $hwm -gt $rss ]] && rss=$hwm
-        sleep 0.01
-      done
-      wait "$pid" || true
-    fi
-    t1=$(date +%s%N)
-    rows+=("$(((t1 - t0) / 1000)) $rss $cpu")
-    shown+=" $(awk -v us="$(((t1 - t0) / 1000))" 'BEGIN { printf "%.2f", us / 1e6 }')s"
-  done
-  local mid
-  mid=$(printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
-  read -r mid_us mid_rss mid_cpu <<<"$mid"
-  MED_S=$(awk -v us="$mid_us" 'BEGIN { printf "%.2f", us / 1e6 }')
-  USER_S=$mid_cpu
-  RSS_MB=$(awk -v kb="$mid_rss" 'BEGIN { printf "%.1f", kb / 1024 }')
-  echo "   $name:$shown (median $MED_S s, user $USER_S s, peak RSS $RSS_MB MB)"
-}
-
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD0=$(load_average)
 echo "== timing: $RUNS runs each after a warm-up, median reported"
-measure ota-doctor "$RUNS" "$OTA" analyze --serial-log "$LOG"
+measure log-ota-doctor "$RUNS" "$OTA" analyze --serial-log "$LOG"
 OTA_S=$MED_S OTA_U=$USER_S OTA_RSS=$RSS_MB
-measure grep-C "$RUNS" env LC_ALL=C grep -E -c -f "$PATS" "$LOG"
+measure log-grep-C "$RUNS" env LC_ALL=C grep -E -c -f "$PATS" "$LOG"
 GC_S=$MED_S GC_U=$USER_S
 head -c "$((SMALL_MB * 1000000))" "$LOG" >"$SMALL"
-measure ota-doctor-small 1 "$OTA" analyze --serial-log "$SMALL"
+measure log-ota-doctor-small 1 "$OTA" analyze --serial-log "$SMALL"
 SMALL_RSS=$RSS_MB
 GU_S=-
 if [[ ${GREP_UTF8:-0} == 1 ]]; then
-  measure grep-utf8 1 grep -E -c -f "$PATS" "$LOG"
+  measure log-grep-utf8 1 grep -E -c -f "$PATS" "$LOG"
   GU_S=$MED_S
 fi
 
@@ -133,10 +82,10 @@ speed() { awk -v o="$1" -v g="$2" 'BEGIN { printf "%.2f", g / o }'; }
 
 echo
 echo "== machine"
-echo "   cpu:     $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1), nproc $(nproc)"
-echo "   date:    $(date -u +%Y-%m-%dT%H:%M:%SZ), load average before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "   cpu:     $(cpu_name), nproc $(nproc)"
+echo "   date:    $(date -u +%Y-%m-%dT%H:%M:%SZ), load average before: $LOAD0, after: $(load_average)"
 echo "   grep:    $(grep --version | head -n1), $NPATS patterns"
-echo "   ota-doctor: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?') (release)"
+echo "   ota-doctor: $(commit) (release)"
 echo
 echo "== log: $LOG, $(mb "$BYTES") MB, $(manifest lines) lines, seed $SEED"
 printf '%-50s %8s %8s %8s %12s\n' "command (median of runs, warm page cache)" "wall s" "user s" "MB/s" "peak RSS MB"

@@ -28,12 +28,7 @@ if ! command -v tshark >/dev/null 2>&1; then
   echo "install tshark: apt-get install -y tshark" >&2
   exit 1
 fi
-if [[ -x /usr/bin/time ]] && /usr/bin/time -f %M true >/dev/null 2>&1; then
-  HAVE_TIME=1
-else
-  HAVE_TIME=0
-  echo "note: GNU time not found (apt-get install time); peak RSS is sampled from /proc" >&2
-fi
+source "$ROOT/bench/lib.sh"
 
 mkdir -p "$WORK"
 HEAD_PCAP=""
@@ -41,7 +36,7 @@ cleanup() {
   if [[ $KEEP != 1 ]]; then
     rm -f "$PCAP" "$PCAP.manifest" "$PCAP.gen" "$LARGE" "$LARGE.manifest" "$LARGE.gen" \
       "$HEAD_PCAP" "$WORK/report.json" \
-      "$WORK/trace.jsonl" "$WORK/rss" "$WORK"/*.err "$WORK"/perf.data*
+      "$WORK/trace.jsonl" "$WORK/time.out" "$WORK"/pcap-*.err "$WORK"/perf.data*
     rmdir "$WORK" 2>/dev/null || true
   fi
 }
@@ -56,17 +51,9 @@ GEN=$TARGET/release/examples/gen-pcap
 # generate FILE SIZE_MB: a capture, reused only if made by this generator with these
 # settings.
 generate() {
-  local file=$1 size=$2 want
-  want="seed=$SEED size_mb=$size sessions=$SESSIONS gen=$(sha256sum "$ROOT/examples/gen-pcap.rs" | cut -c1-16)"
-  if [[ -f $file && -f $file.manifest && -f $file.gen && $(cat "$file.gen") == "$want" &&
-    $(stat -c %s "$file") == $(sed -n 's/^bytes=//p' "$file.manifest") ]]; then
-    echo "== reusing $file ($want)"
-  else
-    echo "== generating $file ($want)"
-    rm -f "$file.gen"
-    "$GEN" --out "$file" --size-mb "$size" --seed "$SEED" --sessions "$SESSIONS" >/dev/null
-    echo "$want" >"$file.gen"
-  fi
+  local want
+  want="seed=$SEED size_mb=$2 sessions=$SESSIONS gen=$(source_id "$ROOT/examples/gen-pcap.rs")"
+  reuse_or_generate "$1" "$want" "$GEN" --out "$1" --size-mb "$2" --seed "$SEED" --sessions "$SESSIONS"
 }
 manifest() { sed -n "s/^$1=//p" "$PCAP.manifest"; }
 generate "$PCAP" "$SIZE_MB"
@@ -77,62 +64,30 @@ if command -v editcap >/dev/null 2>&1; then
   editcap -r "$PCAP" "$HEAD_PCAP" 1-1000
 fi
 
-# measure NAME CMD...: one warm-up run (page cache), then RUNS timed runs.
-# Sets MED_S (median wall seconds) and RSS_MB (peak RSS of the median run).
-measure() {
-  local name=$1 err=$WORK/$1.err
-  shift
-  "$@" >/dev/null 2>"$err" || { echo "FAILED: $* (see $err)" >&2; exit 1; }
-  local rows=() i t0 t1 rss runs_shown=""
-  for ((i = 0; i < RUNS; i++)); do
-    t0=$(date +%s%N)
-    if [[ $HAVE_TIME == 1 ]]; then
-      /usr/bin/time -f %M -o "$WORK/rss" "$@" >/dev/null 2>>"$err" || { echo "FAILED: $*" >&2; exit 1; }
-      rss=$(tail -n1 "$WORK/rss")
-    else
-      "$@" >/dev/null 2>>"$err" &
-      local pid=$! hwm
-      rss=0
-      while kill -0 "$pid" 2>/dev/null; do
-        hwm=$(sed -n 's/^VmHWM:\s*\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
-        [[ -n $hwm && $hwm -gt $rss ]] && rss=$hwm
-        sleep 0.01
-      done
-      wait "$pid" || { echo "FAILED: $*" >&2; exit 1; }
-    fi
-    t1=$(date +%s%N)
-    rows+=("$(((t1 - t0) / 1000)) $rss")
-    runs_shown+=" $(awk -v us="$(((t1 - t0) / 1000))" 'BEGIN { printf "%.3f", us / 1e6 }')s/${rss}KiB"
-  done
-  local mid
-  mid=$(printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p")
-  MED_S=$(awk -v us="${mid% *}" 'BEGIN { printf "%.3f", us / 1e6 }')
-  RSS_MB=$(awk -v kb="${mid#* }" 'BEGIN { printf "%.1f", kb / 1024 }')
-  echo "   $name:$runs_shown"
-}
-
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+# tshark's text goes nowhere: writing it to a file would only slow the peer down.
+OUT=/dev/null
+LOAD0=$(load_average)
 echo "== timing: $RUNS runs each after a warm-up, median reported"
-measure ota-doctor "$OTA" analyze --pcap "$PCAP" --format json
+measure pcap-ota-doctor "$RUNS" "$OTA" analyze --pcap "$PCAP" --format json
 OTA_S=$MED_S OTA_RSS=$RSS_MB
-measure tshark-lines tshark -r "$PCAP" -n
+measure pcap-tshark-lines "$RUNS" tshark -r "$PCAP" -n
 TL_S=$MED_S TL_RSS=$RSS_MB
-measure tshark-Y tshark -r "$PCAP" -n -Y "$FILTER" -q
+measure pcap-tshark-Y "$RUNS" tshark -r "$PCAP" -n -Y "$FILTER" -q
 TY_S=$MED_S TY_RSS=$RSS_MB
-measure tshark-q tshark -r "$PCAP" -n -q
+measure pcap-tshark-q "$RUNS" tshark -r "$PCAP" -n -q
 TS_S=$MED_S TS_RSS=$RSS_MB
 OE_S=- TE_S=-
 if [[ -n $HEAD_PCAP ]]; then
-  measure ota-doctor-1000 "$OTA" analyze --pcap "$HEAD_PCAP" --format json
+  measure pcap-ota-doctor-1000 "$RUNS" "$OTA" analyze --pcap "$HEAD_PCAP" --format json
   OE_S=$MED_S
-  measure tshark-1000 tshark -r "$HEAD_PCAP" -n -q
+  measure pcap-tshark-1000 "$RUNS" tshark -r "$HEAD_PCAP" -n -q
   TE_S=$MED_S
 fi
 LARGE_BYTES=0 LARGE_RSS=-
 if [[ $BIG_MB != 0 ]]; then
   generate "$LARGE" "$BIG_MB"
   LARGE_BYTES=$(stat -c %s "$LARGE")
-  RUNS=1 measure ota-doctor-large "$OTA" analyze --pcap "$LARGE" --format json
+  measure pcap-ota-doctor-large 1 "$OTA" analyze --pcap "$LARGE" --format json
   LARGE_RSS=$RSS_MB
 fi
 
@@ -156,11 +111,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f×", a / b }'; }
 
 echo
 echo "== machine"
-echo "   cpu:     $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1), nproc $(nproc)"
+echo "   cpu:     $(cpu_name), nproc $(nproc)"
 echo "   kernel:  $(uname -srm)"
-echo "   date:    $(date -u +%Y-%m-%dT%H:%M:%SZ), load average before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "   date:    $(date -u +%Y-%m-%dT%H:%M:%SZ), load average before: $LOAD0, after: $(load_average)"
 echo "   tshark:  $(tshark -v 2>/dev/null | head -n1)"
-echo "   ota-doctor: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?') (release)"
+echo "   ota-doctor: $(commit) (release)"
 echo
 echo "== capture"
 echo "   file:    $PCAP, $(mb "$BYTES") MB ($BYTES bytes), seed $SEED"
