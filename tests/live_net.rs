@@ -14,8 +14,8 @@ mod netns;
 
 use netns::NetPair;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -155,55 +155,6 @@ fn capture_interface_down_up_and_removed_while_serial_goes_on() {
     );
 }
 
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_sim(pair: &NetPair, dir: &Path) -> (Killed, PathBuf) {
-    let link = dir.join("tty");
-    let child = pair
-        .in_device(live::BIN)
-        .args([
-            "sim",
-            "--chip",
-            "esp8266",
-            "--bind",
-            &pair.device_ip,
-            "--duration",
-            "60",
-        ])
-        .arg("--serial-link")
-        .arg(&link)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sim");
-    let t = Instant::now();
-    while !link.exists() {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the sim made no serial pty"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    (Killed(child), link)
-}
-
-fn firmware(dir: &Path, size: usize) -> PathBuf {
-    let mut data: Vec<u8> = (0..size as u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    data[0] = 0xE9;
-    let p = dir.join("fw.bin");
-    std::fs::write(&p, data).unwrap();
-    p
-}
-
 fn event<'a>(trace: &'a [Value], kind: &str) -> Option<&'a Value> {
     trace.iter().rev().find(|e| e["kind"] == kind)
 }
@@ -251,8 +202,8 @@ fn no_ota_packet_missed_under_a_udp_flood() {
         "dev",
         &veth,
     ]);
-    let (_sim, tty) = start_sim(&pair, dir.path());
-    let fw = firmware(dir.path(), 400_000);
+    let (_sim, tty) = pair.start_sim(dir.path(), &["--chip", "esp8266"]);
+    let fw = netns::firmware(dir.path(), 0xE9, 400_000);
     let stop = Arc::new(AtomicBool::new(false));
     let to: std::net::SocketAddr = format!("{other}:9").parse().unwrap();
     let s = stop.clone();
@@ -328,8 +279,8 @@ fn disk_full_under_the_pcapng_keeps_whole_blocks_and_the_diagnosis() {
     let pair = NetPair::new("dfp");
     let dir = tempfile::tempdir().unwrap();
     let disk = netns::SmallDisk::new("128k");
-    let (_sim, tty) = start_sim(&pair, dir.path());
-    let fw = firmware(dir.path(), 400_000);
+    let (_sim, tty) = pair.start_sim(dir.path(), &["--chip", "esp8266"]);
+    let fw = netns::firmware(dir.path(), 0xE9, 400_000);
     let trace = dir.path().join("t.jsonl");
     let frames = disk.dir.path().join("t.pcapng");
     std::os::unix::fs::symlink(&frames, dir.path().join("t.pcapng")).unwrap();

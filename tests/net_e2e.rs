@@ -11,11 +11,11 @@
 #[allow(dead_code)]
 mod netns;
 
-use netns::NetPair;
+use netns::{Killed, NetPair, firmware};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ota-doctor");
 
@@ -51,55 +51,17 @@ const BASE: Scenario = Scenario {
 
 type Uploader = fn(&NetPair, &Scenario, &Path, Option<&Path>, &Path) -> Value;
 
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn device_port(chip: &str) -> u16 {
     if chip == "esp32" { 3232 } else { 8266 }
 }
 
-/// Starts the sim in the device namespace; returns it and its serial pty's link.
+/// Starts the scenario's sim, if it has one; returns it and its serial pty's link.
 fn start_sim(pair: &NetPair, s: &Scenario, dir: &Path) -> Option<(Killed, PathBuf)> {
-    let scenario = s.sim?;
-    let link = dir.join("tty");
-    let mut c = pair.in_device(BIN);
-    c.args(["sim", "--chip", s.chip, "--scenario", scenario]);
-    c.args(["--bind", &pair.device_ip, "--duration", "60"]);
-    c.arg("--serial-link").arg(&link);
+    let mut args = vec!["--chip", s.chip, "--scenario", s.sim?];
     if let Some(pw) = s.password {
-        c.args(["--password", pw]);
+        args.extend(["--password", pw]);
     }
-    let child = c
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sim");
-    let t = Instant::now();
-    while !link.exists() {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the sim made no serial pty"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Let the boot banner pass before the upload starts, as on a real board.
-    std::thread::sleep(Duration::from_millis(300));
-    Some((Killed(child), link))
-}
-
-fn firmware(dir: &Path, magic: u8, size: usize) -> PathBuf {
-    let mut data: Vec<u8> = (0..size as u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
-    data[0] = magic;
-    let p = dir.join("fw.bin");
-    std::fs::write(&p, data).unwrap();
-    p
+    Some(pair.start_sim(dir, &args))
 }
 
 fn target(pair: &NetPair, s: &Scenario) -> String {

@@ -2,8 +2,10 @@
 //! and "device" (the simulated ESP), each with its own address in a private /24 that
 //! exists only inside them. Dropping the pair deletes both namespaces.
 
-use std::process::{Command, Output, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -160,4 +162,57 @@ impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(self.dir.path()).status();
     }
+}
+
+/// A child process killed when dropped, so no simulated device outlives its test.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl NetPair {
+    /// Starts `ota-doctor sim` with `args` in the device namespace, bound to the
+    /// device's address; returns it once its serial pty exists, with the pty's link.
+    pub fn start_sim(&self, dir: &Path, args: &[&str]) -> (Killed, PathBuf) {
+        let link = dir.join("tty");
+        let child = self
+            .in_device(env!("CARGO_BIN_EXE_ota-doctor"))
+            .arg("sim")
+            .args(args)
+            .args(["--bind", &self.device_ip, "--duration", "60"])
+            .arg("--serial-link")
+            .arg(&link)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sim");
+        let child = Killed(child);
+        let t = Instant::now();
+        while !link.exists() {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the sim made no serial pty"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Let the boot banner pass before an upload starts, as on a real board.
+        std::thread::sleep(Duration::from_millis(300));
+        (child, link)
+    }
+}
+
+/// A firmware image of `size` bytes that starts with `magic` (0xE9 for a valid one)
+/// and does not compress, written to `dir/fw.bin`.
+pub fn firmware(dir: &Path, magic: u8, size: usize) -> PathBuf {
+    let mut data: Vec<u8> = (0..size as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    data[0] = magic;
+    let p = dir.join("fw.bin");
+    std::fs::write(&p, data).unwrap();
+    p
 }
