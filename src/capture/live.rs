@@ -1,6 +1,6 @@
 //! Live packet capture on a thread of its own.
 //!
-//! The socket ([`super::socket`]) is filtered in the kernel and its reads block, so it
+//! The socket (`capture::socket`) is filtered in the kernel and its reads block, so it
 //! cannot live on the async runtime. The thread reads a frame, stamps it, keeps or drops
 //! it (see [`super::filter`]), and hands kept frames on a bounded channel. A slow
 //! consumer costs dropped frames, counted, never a stalled capture: the kernel would

@@ -359,7 +359,7 @@ pub fn table_sources() -> Vec<&'static str> {
     TABLE.sources().collect()
 }
 
-/// Whether the fields [`prefix_fields`] makes of `p` name the chip the way the
+/// Whether the fields `prefix_fields` makes of `p` name the chip the way the
 /// timeline reads it (an uptime, a file and the chip), without making them.
 pub fn prefix_names_chip(p: &Prefix<'_>) -> bool {
     let uptime = p.uptime.and_then(|v| v.trim().parse::<i64>().ok());

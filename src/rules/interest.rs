@@ -6,9 +6,12 @@
 //! — recognised events, and plain lines a selection's regex or literal picks out — is
 //! decoded and held; lines picked by the same selections form a class that is thinned
 //! the same way only if it grows huge (an MQTT line every second for hours).
-//! [`Interest::may_matter`] is the cheap test on the raw text (a superset: false means
-//! the line decodes to a plain `line` no rule singles out); [`Interest::class`] is the
-//! exact test on the decoded event.
+//! [`Interest::quick`] is the cheap test on the raw text: it says how a line decodes
+//! when that is certain without decoding it (a plain `line`, or a `log` line whose
+//! logger prefix the hand parser splits off and whose message nothing recognises; the
+//! selections that test a logger line's chip or level are answered from a table made
+//! when the rules load). [`Interest::class`] is the exact test on the decoded event;
+//! tests and the fuzzer hold the two to the same answers.
 
 use super::RuleSet;
 use super::engine::static_match;

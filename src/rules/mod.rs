@@ -1,5 +1,5 @@
 //! Rule files: loading, checking, evaluation and the `rules test` runner. No I/O except
-//! [`RuleSet::load_dir`], which reads the user's rule directory.
+//! [`RuleSet::load_path`], which reads the user's rule directory.
 
 pub mod diag;
 pub mod engine;
