@@ -4,6 +4,9 @@
 //! Decoders, the timeline and the rule engine do no I/O, so they run the same on live
 //! input, saved logs, traces and rule examples.
 
+// ota-doctor itself needs no unsafe code; fuzzing without a sanitizer relies on it.
+#![forbid(unsafe_code)]
+
 pub mod analysis;
 pub mod capture;
 pub mod cli;
