@@ -32,11 +32,23 @@ impl Batch {
 
     /// Each line with its bytes.
     fn each(&self) -> impl Iterator<Item = Line<'_>> {
+        self.each_with_text(None).map(|(l, _)| l)
+    }
+
+    /// Each line with its bytes and, when `text` is the batch's bytes as UTF-8, the
+    /// line as text: one check of the whole batch costs less than one per line.
+    fn each_with_text<'b>(
+        &'b self,
+        text: Option<&'b str>,
+    ) -> impl Iterator<Item = (Line<'b>, Option<&'b str>)> {
         let starts = std::iter::once(0).chain(self.lines.iter().map(|l| l.0));
-        starts.zip(&self.lines).map(|(a, &(b, line, cut))| Line {
-            bytes: &self.bytes[a..b],
-            line,
-            cut,
+        starts.zip(&self.lines).map(move |(a, &(b, line, cut))| {
+            let l = Line {
+                bytes: &self.bytes[a..b],
+                line,
+                cut,
+            };
+            (l, text.and_then(|t| t.get(a..b)))
         })
     }
 
@@ -127,7 +139,11 @@ fn work(interest: &Interest, rx: &Mutex<Receiver<Batch>>, tx: &Sender<Batch>) {
         // The batch's own vector, emptied by the merger: a fresh one per batch is a
         // large allocation, and glibc consolidates its free lists on each large free.
         let mut pre = std::mem::take(&mut b.pre);
-        pre.extend(b.each().map(|l| prepare(interest, &l)));
+        let text = std::str::from_utf8(&b.bytes).ok();
+        pre.extend(
+            b.each_with_text(text)
+                .map(|(l, text)| prepare(interest, &l, text)),
+        );
         b.pre = pre;
         if tx.send(b).is_err() {
             return;

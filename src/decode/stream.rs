@@ -94,7 +94,7 @@ pub fn decode_serial_with<R: Read + Send>(
     let input = std::io::Cursor::new(&head[skip..]).chain(r);
     if threads <= 1 {
         let interest = d.interest;
-        for_each_line(input, |l| d.apply(prepare(interest, &l), l.bytes))?;
+        for_each_line(input, |l| d.apply(prepare(interest, &l, None), l.bytes))?;
     } else {
         super::parallel::run(input, &mut d, threads, batch_bytes)?;
     }
@@ -139,10 +139,11 @@ enum What {
     },
 }
 
-/// Decodes one line as far as it can be without the lines before it.
-pub(super) fn prepare(interest: &Interest, l: &Line<'_>) -> Pre {
-    let ascii = std::str::from_utf8(l.bytes)
-        .ok()
+/// Decodes one line as far as it can be without the lines before it; `text` is the
+/// line as text when the caller already knows it is UTF-8.
+pub(super) fn prepare(interest: &Interest, l: &Line<'_>, text: Option<&str>) -> Pre {
+    let ascii = text
+        .or_else(|| std::str::from_utf8(l.bytes).ok())
         .filter(|_| is_plain_ascii(l.bytes));
     let (stamp, what) = match ascii {
         Some(text) => prepare_text(interest, text, 0.0, Some(text)),
