@@ -4,8 +4,11 @@
 //! packet, or a finding. Decoders turn raw input into events; the timeline orders them;
 //! rules read them. Nothing here does I/O.
 
+mod fields;
+
+pub use fields::Fields;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Where an event came from.
@@ -125,8 +128,6 @@ impl From<bool> for Value {
     }
 }
 
-pub type Fields = BTreeMap<String, Value>;
-
 /// One event on the timeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -135,11 +136,12 @@ pub struct Event {
     pub t_us: i64,
     pub source: Source,
     /// What the decoder recognised, e.g. `line`, `boot`, `espota.error`, `ota.invite`.
-    pub kind: String,
+    /// Decoders name kinds with constants, so most events hold no copy of the name.
+    pub kind: Cow<'static, str>,
     /// The human-readable text (the line as read, secrets redacted).
     #[serde(default)]
     pub text: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "Fields::is_empty")]
     pub fields: Fields,
     /// False when the input carried no timestamp and `t_us` only gives order.
     #[serde(default = "yes")]
@@ -163,7 +165,11 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl Event {
-    pub fn new(source: Source, kind: impl Into<String>, text: impl Into<String>) -> Event {
+    pub fn new(
+        source: Source,
+        kind: impl Into<Cow<'static, str>>,
+        text: impl Into<String>,
+    ) -> Event {
         Event {
             t_us: 0,
             source,

@@ -179,7 +179,7 @@ impl Timeline {
 fn starts_attempt(e: &Event) -> bool {
     match e.source {
         Source::Host => matches!(
-            e.kind.as_str(),
+            &*e.kind,
             "espota.options" | "espota.cmd" | "espota.listen" | "espota.invite" | "esphome.connect"
         ),
         // A re-sent invitation (the uploader retrying) is the same attempt.
@@ -193,7 +193,7 @@ fn is_activity(e: &Event) -> bool {
         Source::Host => {
             e.kind.starts_with("espota.")
                 && !matches!(
-                    e.kind.as_str(),
+                    &*e.kind,
                     "espota.options" | "espota.cmd" | "espota.listen" | "espota.size"
                 )
                 || e.kind.starts_with("esphome.")
@@ -243,7 +243,7 @@ fn facts(events: &[Event]) -> BTreeMap<String, Value> {
     let mut f = BTreeMap::new();
     let mut chip_rank = 0;
     for e in events {
-        let rank = match (e.source, e.kind.as_str()) {
+        let rank = match (e.source, &*e.kind) {
             (Source::Serial, "boot" | "boot.rom") => 4,
             (Source::Host, "esptool.chip") => 3,
             (Source::Host, "pio.hardware" | "pio.platform") => 2,
@@ -299,7 +299,7 @@ mod tests {
             decode_log(Source::Serial, b"[10:00:02.000] IP address: 1.2.3.5\n"),
         );
         let t = b.build();
-        let kinds: Vec<&str> = t.events.iter().map(|e| e.kind.as_str()).collect();
+        let kinds: Vec<&str> = t.events.iter().map(|e| &*e.kind).collect();
         assert_eq!(kinds, ["espota.invite", "wifi.ip", "espota.error"]);
         assert_eq!(t.facts["device_ip"], Value::from("1.2.3.5"));
     }

@@ -21,7 +21,7 @@ fn kinds(lines: &[String]) -> Vec<(String, String)> {
                 Some(Value::Str(s)) => s.clone(),
                 _ => String::new(),
             };
-            (e.kind.clone(), class)
+            (e.kind.to_string(), class)
         })
         .collect()
 }
@@ -110,7 +110,7 @@ fn serial_kinds(chip: Chip, scenario: Scenario, first: u8) -> Vec<String> {
     sim.wait_sessions(1, Duration::from_secs(5));
     serial.wait_for("heartbeat", Duration::from_secs(5));
     let log = decode_log(Source::Serial, serial.text().as_bytes());
-    log.events.iter().map(|e| e.kind.clone()).collect()
+    log.events.iter().map(|e| e.kind.to_string()).collect()
 }
 
 #[test]

@@ -356,10 +356,10 @@ fn quick_classes_agree_with_decoding() {
             let e = ota_doctor::decode::decode_line(Source::Serial, line, 0.0);
             let names_chip = ["uptime_ms", "file", "chip"]
                 .iter()
-                .all(|f| e.fields.contains_key(*f));
+                .all(|f| e.fields.contains_key(f));
             assert_eq!(
                 (q.kind, Some(q.class), q.names_chip),
-                (e.kind.as_str(), interest.class(&e), names_chip),
+                (&*e.kind, interest.class(&e), names_chip),
                 "{line:?}"
             );
         }

@@ -110,8 +110,8 @@ fn quick_agrees(line: &str) {
     let e = decode::decode_line(Source::Serial, line, 0.0);
     let names_chip = ["uptime_ms", "file", "chip"]
         .iter()
-        .all(|f| e.fields.contains_key(*f));
-    let decoded = (e.kind.as_str(), INTEREST.class(&e), names_chip);
+        .all(|f| e.fields.contains_key(f));
+    let decoded = (&*e.kind, INTEREST.class(&e), names_chip);
     assert_eq!((q.kind, Some(q.class), q.names_chip), decoded, "{line:?}");
 }
 

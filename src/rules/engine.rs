@@ -58,7 +58,7 @@ impl<'a> Index<'a> {
             by_kind
                 .entry(e.source)
                 .or_default()
-                .entry(e.kind.as_str())
+                .entry(&*e.kind)
                 .or_default()
                 .push(i);
             by_source.entry(e.source).or_default().push(i);

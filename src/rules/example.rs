@@ -44,7 +44,7 @@ fn structured(source: Source, rest: &str) -> Result<Event, String> {
     if !super::vocab::has_kind(source, kind) {
         return Err(format!("{source} events have no kind `{kind}`"));
     }
-    let mut e = Event::new(source, kind, "");
+    let mut e = Event::new(source, kind.to_string(), "");
     for (k, v) in pairs(args)? {
         if k == "text" {
             e.text = v;

@@ -212,7 +212,7 @@ impl Interest {
     /// Some(class) = with the lines that the same selections pick (0: none picks it),
     /// which are thinned together once there are very many of them.
     pub fn class(&self, e: &Event) -> Option<u64> {
-        if !matches!(e.kind.as_str(), "line" | "log" | "garbage") {
+        if !matches!(&*e.kind, "line" | "log" | "garbage") {
             return None;
         }
         let mut class = u64::from(looks_like_uploader(&e.text)) << 63;
@@ -313,7 +313,7 @@ fn text_only(sel: &Sel) -> Option<&Regex> {
 /// Matches a plain line with empty text: then it matches every plain line.
 fn takes_any_line(sel: &Sel) -> bool {
     let kind = sel.kind.as_deref().unwrap_or("line");
-    static_match(sel, &Event::new(Source::Serial, kind, ""))
+    static_match(sel, &Event::new(Source::Serial, kind.to_string(), ""))
 }
 
 /// A pattern every plain line the selection matches also matches, when the selection

@@ -48,7 +48,7 @@ impl Default for Window {
 /// ratio as well as all of them).
 pub fn is_plain(e: &Event) -> bool {
     matches!(e.source, Source::Serial | Source::Host)
-        && matches!(e.kind.as_str(), "line" | "log" | "garbage")
+        && matches!(&*e.kind, "line" | "log" | "garbage")
 }
 
 /// What a window holds, by class, and how many events it let go.
@@ -104,7 +104,7 @@ mod tests {
     use super::*;
 
     fn ev(kind: &str, n: usize) -> Event {
-        Event::new(Source::Serial, kind, format!("{kind} {n}"))
+        Event::new(Source::Serial, kind.to_string(), format!("{kind} {n}"))
     }
 
     #[test]

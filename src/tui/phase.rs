@@ -73,7 +73,7 @@ impl Phase {
 /// has started an attempt.
 fn new_attempt(cur: &Phase, e: &Event) -> Option<Phase> {
     let retry = e.field("retry") == Some(&Value::Bool(true));
-    let fresh = match (e.source, e.kind.as_str()) {
+    let fresh = match (e.source, &*e.kind) {
         (Source::Net, "ota.invite") => !retry && *cur != Phase::Invited,
         (Source::Host, "espota.invite") => {
             matches!(cur, Phase::Waiting | Phase::Done | Phase::Failed(_))
@@ -101,7 +101,7 @@ fn implied(e: &Event) -> Option<Phase> {
             .and_then(Value::as_i64)
             .map(|p| Phase::Transferring(p.clamp(0, 100) as u8))
     };
-    match e.kind.as_str() {
+    match &*e.kind {
         "ota.auth" => Some(Phase::Authenticating),
         "ota.reply" => match str_of("verdict") {
             "auth" => Some(Phase::Authenticating),
@@ -188,7 +188,7 @@ mod tests {
     use super::*;
 
     fn net(kind: &str) -> Event {
-        Event::new(Source::Net, kind, kind)
+        Event::new(Source::Net, kind.to_string(), kind)
     }
 
     #[test]

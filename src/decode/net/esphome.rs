@@ -192,7 +192,7 @@ pub struct Decoder {
     ports: PortSet,
 }
 
-fn ev(kind: &str, s: &Session, text: String) -> Event {
+fn ev(kind: &'static str, s: &Session, text: String) -> Event {
     Event::new(Source::Net, kind, text)
         .with("device_ip", s.device.to_string())
         .with("device_port", i64::from(s.device_port))

@@ -274,7 +274,7 @@ mod tests {
     pub(super) fn timeline(texts: &[(&str, &str, &str)]) -> Timeline {
         let mut b = Builder::new();
         b.events(texts.iter().enumerate().map(|(i, (src, kind, text))| {
-            let mut e = Event::new(Source::parse(src).unwrap(), *kind, *text);
+            let mut e = Event::new(Source::parse(src).unwrap(), kind.to_string(), *text);
             e.t_us = 1_000_000 * i as i64;
             e
         }));

@@ -62,7 +62,7 @@ impl Class {
 }
 
 pub fn classify(e: &Event) -> Class {
-    let k = e.kind.as_str();
+    let k = &*e.kind;
     let verdict = match e.field("verdict") {
         Some(Value::Str(v)) => Some(v.as_str()),
         _ => None,
@@ -616,7 +616,7 @@ mod tests {
 
     #[test]
     fn classes() {
-        let ev = |k: &str| Event::new(Source::Serial, k, "");
+        let ev = |k: &str| Event::new(Source::Serial, k.to_string(), "");
         assert_eq!(classify(&ev("updater.too_large")), Class::Error);
         assert_eq!(classify(&ev("boot")), Class::Boot);
         assert_eq!(classify(&ev("ota.progress")), Class::Progress);

@@ -73,7 +73,7 @@ pub struct OtaDecoder {
     device_ports: PortSet,
 }
 
-fn net(kind: &str, text: String) -> Event {
+fn net(kind: &'static str, text: String) -> Event {
     Event::new(Source::Net, kind, text)
 }
 

@@ -80,7 +80,7 @@ fn a_successful_session() {
     }
     ev.extend(dev(&mut d, 1_010_000, ACK, 2000, 4096, b"10001000"));
     ev.extend(dev(&mut d, 1_011_000, ACK | FIN, 3000, 4096, b"1000OK"));
-    let kinds: Vec<&str> = ev.iter().map(|e| e.kind.as_str()).collect();
+    let kinds: Vec<&str> = ev.iter().map(|e| &*e.kind).collect();
     assert_eq!(
         kinds[..4],
         ["ota.invite", "ota.reply", "tcp.connect", "ota.progress"]
