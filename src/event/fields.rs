@@ -11,7 +11,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct Fields(Vec<(String, Value)>);
 
 type Entry = (String, Value);
@@ -76,6 +76,13 @@ impl Fields {
 
     pub fn values(&self) -> impl Iterator<Item = &Value> {
         self.0.iter().map(|(_, v)| v)
+    }
+}
+
+/// Shown as the map it stands for, as before.
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -161,5 +168,6 @@ mod tests {
         let json = serde_json::to_string(&f).unwrap();
         assert_eq!(json, serde_json::to_string(&m).unwrap());
         assert_eq!(serde_json::from_str::<Fields>(&json).unwrap(), f);
+        assert_eq!(format!("{f:?}"), format!("{m:?}"));
     }
 }
