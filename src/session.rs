@@ -242,7 +242,7 @@ impl Session {
     pub fn finish(&mut self, end_us: i64) -> usize {
         self.make_room();
         let mut evs = self.ota.finish(end_us);
-        evs.extend(self.arp.finish());
+        evs.extend(self.arp.finish(end_us));
         let n = evs.len();
         self.add_all(evs);
         self.last_t = self.last_t.max(end_us);

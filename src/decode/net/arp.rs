@@ -11,6 +11,11 @@ use std::net::Ipv4Addr;
 /// Bounded: a flood of requests for many addresses cannot grow this without limit.
 const MAX_TARGETS: usize = 256;
 
+/// A request this close to the end of recording may still have had its answer on the
+/// way (Linux re-asks a neighbour it has not heard from in a while, and a live run can
+/// stop just then). A missing host is asked again each second, so it is still seen.
+const ANSWER_GRACE_US: i64 = 1_000_000;
+
 #[derive(Default)]
 pub struct ArpWatch {
     /// Target address → (first request time, requests, answered).
@@ -51,12 +56,14 @@ impl ArpWatch {
         true
     }
 
-    /// One `arp.unanswered` event per address that was asked for and never answered.
-    pub fn finish(&mut self) -> Vec<Event> {
+    /// One `arp.unanswered` event per address that was asked for and never answered,
+    /// recording having ended at `end_us`.
+    pub fn finish(&mut self, end_us: i64) -> Vec<Event> {
+        let asked_in_time = |first: i64| end_us.saturating_sub(first) >= ANSWER_GRACE_US;
         let mut out: Vec<Event> = self
             .targets
             .drain()
-            .filter(|(_, (_, n, answered))| !answered && *n > 0)
+            .filter(|(_, (first, n, answered))| !answered && *n > 0 && asked_in_time(*first))
             .map(|(ip, (t, n, _))| {
                 let mut e = Event::new(
                     Source::Net,
@@ -109,10 +116,23 @@ mod tests {
             LinkType::Ethernet,
             &arp(1, [10, 0, 0, 1], [10, 0, 0, 8])[..30],
         );
-        let ev = w.finish();
+        let ev = w.finish(5_000_000);
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].fields["ip"], "10.0.0.77".to_string().into());
         assert_eq!(ev[0].fields["requests"], 3i64.into());
         assert_eq!(ev[0].t_us, 0);
+    }
+
+    /// A request made as recording stopped is not evidence that nobody answers.
+    #[test]
+    fn a_request_just_before_the_end_is_not_judged() {
+        let ask = arp(1, [10, 0, 0, 1], [10, 0, 0, 77]);
+        let mut w = ArpWatch::new();
+        w.frame(14_500_000, LinkType::Ethernet, &ask);
+        assert!(w.finish(15_000_000).is_empty());
+        let mut w = ArpWatch::new();
+        w.frame(13_000_000, LinkType::Ethernet, &ask);
+        w.frame(14_500_000, LinkType::Ethernet, &ask);
+        assert_eq!(w.finish(15_000_000).len(), 1);
     }
 }

@@ -115,7 +115,7 @@ impl Decoder {
         };
         log.events = std::mem::take(&mut self.events);
         log.events.extend(self.ota.finish(self.end));
-        log.events.extend(self.arp.finish());
+        log.events.extend(self.arp.finish(self.end));
         log.events.sort_by_key(|e| e.t_us);
         if self.fragments > 0 {
             log.notes.push(format!(
