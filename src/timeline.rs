@@ -212,7 +212,7 @@ fn attempts(events: &[Event]) -> Vec<u32> {
     // seen twice: a start within a second of the last one is the same attempt.
     let mut first_start: Option<i64> = None;
     for e in events {
-        let echo = e.timed && first_start.is_some_and(|t| e.t_us - t < 1_000_000);
+        let echo = e.timed && first_start.is_some_and(|t| e.t_us.saturating_sub(t) < 1_000_000);
         if starts_attempt(e) && (active || !started) && !echo {
             cur += 1;
             active = false;

@@ -142,7 +142,7 @@ fn evidence_line(e: &Event, labels: &Labels) -> String {
 
 /// One event as a live line: seconds since recording began, source, kind, text.
 pub fn event_line(e: &Event, t0: i64) -> String {
-    let secs = (e.t_us - t0) as f64 / 1e6;
+    let secs = e.t_us.saturating_sub(t0) as f64 / 1e6;
     let text: String = e.text.chars().take(200).collect();
     format!("{secs:>9.3}  {:<6} {:<20} {text}", e.source.name(), e.kind)
 }

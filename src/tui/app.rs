@@ -273,7 +273,7 @@ impl App {
         match self.time {
             TimeMode::Absolute => crate::decode::timestamp::format_tod(t_us),
             TimeMode::Relative => {
-                let d = t_us - self.t0.unwrap_or(t_us);
+                let d = t_us.saturating_sub(self.t0.unwrap_or(t_us));
                 let sign = if d < 0 { "-" } else { "+" };
                 let d = d.abs();
                 format!("{sign}{}.{:03}", d / 1_000_000, d / 1000 % 1000)

@@ -30,7 +30,9 @@ impl Throughput {
         // The interval rate shows a stall as a dip; the decoder's own average
         // (rate_bps) would smooth it away, so it only seeds the first point.
         let rate = match self.last {
-            Some((t, b)) if e.t_us > t => (bytes - b).max(0) * 1_000_000 / (e.t_us - t),
+            Some((t, b)) if e.t_us > t => {
+                bytes.saturating_sub(b).max(0).saturating_mul(1_000_000) / e.t_us.saturating_sub(t)
+            }
             _ => e.field("rate_bps").and_then(Value::as_i64).unwrap_or(0),
         };
         self.last = Some((e.t_us, bytes));
