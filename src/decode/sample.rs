@@ -30,6 +30,16 @@ pub enum Held {
 }
 
 impl Held {
+    fn plain(text: &str, at: Placed, line: u32, kind: &'static str) -> Held {
+        let text = text.into();
+        Held::Plain {
+            text,
+            at,
+            line,
+            kind,
+        }
+    }
+
     pub fn t_us(&self) -> i64 {
         match self {
             Held::Event(e) => e.t_us,
@@ -88,16 +98,7 @@ impl Sampler {
     /// out; it is decoded again only if held.
     pub fn plain(&mut self, i: u64, at: Placed, line: u32, body: &str, kind: &'static str) {
         if self.width == 0 || self.starts_bucket(at.t_us) {
-            let text = body.into();
-            self.hold(
-                i,
-                Held::Plain {
-                    text,
-                    at,
-                    line,
-                    kind,
-                },
-            );
+            self.hold(i, Held::plain(body, at, line, kind));
             return;
         }
         self.drop_pending();
@@ -119,16 +120,7 @@ impl Sampler {
     /// Holds whatever is pending; call before reading `held` at the end.
     pub fn flush(&mut self) {
         if let Some((i, at, line, kind)) = self.body_meta.take() {
-            let text = self.body.as_str().into();
-            self.held.push((
-                i,
-                Held::Plain {
-                    text,
-                    at,
-                    line,
-                    kind,
-                },
-            ));
+            self.held.push((i, Held::plain(&self.body, at, line, kind)));
         }
         if let Some((i, e)) = self.pending.take() {
             self.held.push((i, Held::Event(e)));
